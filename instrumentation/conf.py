@@ -1,0 +1,297 @@
+"""Settings: ``FLEET_OBSERVABILITY`` merged over defaults and the standard environment variables.
+
+Nothing is read at import time. :func:`get_settings` builds one immutable :class:`Settings` the
+first time it is called and caches it; Django's ``setting_changed`` signal (``override_settings``
+in tests) and :func:`reset` drop the cache. Precedence for each knob: the ``FLEET_OBSERVABILITY``
+dict, then the environment variable (OpenTelemetry's ``OTEL_*`` where one exists, otherwise
+``FLEETOBS_*``), then the default. Validation errors surface as system checks (see
+:mod:`instrumentation.checks`) rather than as exceptions at import.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+SETTING_NAME = "FLEET_OBSERVABILITY"
+
+# Keys of FLEET_OBSERVABILITY, with the environment variable each one falls back to.
+ENV_FALLBACKS: dict[str, str] = {
+    "SERVICE_NAME": "OTEL_SERVICE_NAME",
+    "SERVICE_VERSION": "FLEETOBS_SERVICE_VERSION",
+    "ENVIRONMENT": "FLEETOBS_ENVIRONMENT",
+    "METRICS_ENABLED": "FLEETOBS_METRICS_ENABLED",
+    "METRICS_BEARER_TOKEN": "FLEETOBS_METRICS_TOKEN",
+    "METRICS_PORT": "FLEETOBS_METRICS_PORT",
+    "TRACING_ENABLED": "FLEETOBS_TRACING_ENABLED",
+    "OTLP_ENDPOINT": "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTLP_PROTOCOL": "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+    "OTLP_HEADERS": "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+    "TRACES_SAMPLER": "OTEL_TRACES_SAMPLER",
+    "TRACES_SAMPLER_ARG": "OTEL_TRACES_SAMPLER_ARG",
+    "LOG_FORMAT": "FLEETOBS_LOG_FORMAT",
+    "LOG_LEVEL": "FLEETOBS_LOG_LEVEL",
+    "ELASTICSEARCH_URL": "FLEETOBS_ELASTICSEARCH_URL",
+    "ELASTICSEARCH_API_KEY": "FLEETOBS_ELASTICSEARCH_API_KEY",
+}
+# Generic OTLP variables consulted when the traces-specific one is unset.
+_OTLP_GENERIC = {
+    "OTLP_ENDPOINT": "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTLP_PROTOCOL": "OTEL_EXPORTER_OTLP_PROTOCOL",
+    "OTLP_HEADERS": "OTEL_EXPORTER_OTLP_HEADERS",
+}
+
+DEFAULT_REDACT_KEYS = (
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "api-key",
+    "access_key",
+    "private_key",
+    "authorization",
+    "auth",
+    "cookie",
+    "session",
+    "sessionid",
+    "csrf",
+    "csrftoken",
+    "signature",
+    "credential",
+    "jwt",
+    "bearer",
+)
+DEFAULT_ALLOWED_NETWORKS = (
+    "127.0.0.0/8",
+    "::1/128",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "fc00::/7",
+)
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings. Field names are the ``FLEET_OBSERVABILITY`` keys in lower case."""
+
+    service_name: str = "django"
+    service_version: str = "unknown"
+    environment: str = "production"
+    # Metrics.
+    metrics_enabled: bool = True
+    metrics_excluded_routes: tuple[str, ...] = ("metrics", "healthz", "readyz")
+    metrics_allowed_networks: tuple[str, ...] = DEFAULT_ALLOWED_NETWORKS
+    metrics_bearer_token: str | None = None
+    metrics_port: int | None = None
+    exemplars_enabled: bool = True
+    n_plus_one_threshold: int = 5
+    # Tracing.
+    tracing_enabled: bool = True
+    otlp_endpoint: str | None = None
+    otlp_protocol: str = "http/protobuf"
+    otlp_headers: str | None = None
+    traces_sampler: str = "parentbased_traceidratio"
+    traces_sampler_arg: float = 1.0
+    trace_id_response_header: str = "X-Trace-Id"
+    trace_db: bool = True
+    trace_cache: bool = True
+    trace_templates: bool = False
+    span_queue_size: int = 2048
+    span_batch_size: int = 512
+    span_export_timeout: float = 10.0
+    span_schedule_delay: float = 1.0
+    # Logging.
+    logging_configure: bool = True
+    log_format: str = "json"
+    log_level: str = "INFO"
+    access_log: bool = True
+    access_log_sample_rate: float = 1.0
+    request_id_header: str = "X-Request-ID"
+    redact_keys: tuple[str, ...] = DEFAULT_REDACT_KEYS
+    pii_masking: bool = False
+    max_value_length: int = 2048
+    elasticsearch_url: str | None = None
+    elasticsearch_api_key: str | None = None
+    elasticsearch_index: str = "logs-fleetobs-default"
+    elasticsearch_queue_size: int = 10_000
+    elasticsearch_queue_bytes: int = 16 * 1024 * 1024
+    elasticsearch_batch_size: int = 500
+    elasticsearch_flush_interval: float = 1.0
+    # Derived, not settable: resolved once per process.
+    host_name: str = field(default_factory=socket.gethostname)
+
+    @property
+    def metrics_excluded(self) -> frozenset[str]:
+        return frozenset(self.metrics_excluded_routes)
+
+
+#: The keys a user may set in FLEET_OBSERVABILITY.
+KNOWN_KEYS: frozenset[str] = frozenset(f.name.upper() for f in fields(Settings) if f.name != "host_name")
+
+_cached: Settings | None = None
+#: Problems found while resolving, reported by the system checks: (key, message).
+_problems: list[tuple[str, str]] = []
+
+
+def _coerce(name: str, raw: Any, default: Any) -> Any:
+    """Turn ``raw`` (from the dict or the environment) into the type of ``default``."""
+    if isinstance(default, bool):
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise ValueError(f"{name} must be a boolean, got {raw!r}")
+    if isinstance(default, int) or (default is None and name in {"metrics_port"}):
+        if isinstance(raw, bool):
+            raise ValueError(f"{name} must be an integer, got {raw!r}")
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    if isinstance(default, tuple):
+        if isinstance(raw, str):
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+        return tuple(raw)
+    return None if raw is None else str(raw)
+
+
+def _from_environment(key: str) -> str | None:
+    env = ENV_FALLBACKS.get(key)
+    value = os.environ.get(env) if env else None
+    if value is None and key in _OTLP_GENERIC:
+        value = os.environ.get(_OTLP_GENERIC[key])
+        if value is not None and key == "OTLP_ENDPOINT":
+            # The generic endpoint is a base URL; the traces path is appended (OTel spec).
+            value = value.rstrip("/") + "/v1/traces"
+    return value
+
+
+def _resource_attributes() -> dict[str, str]:
+    pairs = os.environ.get("OTEL_RESOURCE_ATTRIBUTES", "")
+    result: dict[str, str] = {}
+    for item in pairs.split(","):
+        key, sep, value = item.partition("=")
+        if sep and key.strip():
+            result[key.strip()] = value.strip()
+    return result
+
+
+def _build(user: dict[str, Any]) -> tuple[Settings, list[tuple[str, str]]]:
+    problems: list[tuple[str, str]] = []
+    defaults = Settings()
+    values: dict[str, Any] = {}
+    resource = _resource_attributes()
+    for f in fields(Settings):
+        if f.name == "host_name":
+            continue
+        key = f.name.upper()
+        default = getattr(defaults, f.name)
+        raw: Any
+        if key in user:
+            raw = user[key]
+        else:
+            raw = _from_environment(key)
+            if raw is None and key == "SERVICE_NAME":
+                raw = resource.get("service.name")
+            if raw is None and key == "SERVICE_VERSION":
+                raw = resource.get("service.version")
+            if raw is None and key == "ENVIRONMENT":
+                raw = resource.get("deployment.environment.name") or resource.get("deployment.environment")
+            if raw is None and key == "TRACING_ENABLED" and os.environ.get("OTEL_SDK_DISABLED", "").lower() == "true":
+                raw = False
+            if raw is None:
+                continue
+        try:
+            values[f.name] = _coerce(f.name, raw, default)
+        except (TypeError, ValueError) as exc:
+            problems.append((key, str(exc)))
+    settings = Settings(**values)
+    problems.extend(_validate(settings))
+    return settings, problems
+
+
+def _validate(s: Settings) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    if s.otlp_protocol not in {"http/protobuf", "grpc"}:
+        problems.append(("OTLP_PROTOCOL", f"must be 'http/protobuf' or 'grpc', got {s.otlp_protocol!r}"))
+    if s.log_format not in {"json", "console"}:
+        problems.append(("LOG_FORMAT", f"must be 'json' or 'console', got {s.log_format!r}"))
+    if s.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        problems.append(("LOG_LEVEL", f"must be a logging level name, got {s.log_level!r}"))
+    for name in ("traces_sampler_arg", "access_log_sample_rate"):
+        value = getattr(s, name)
+        if not 0.0 <= value <= 1.0:
+            problems.append((name.upper(), f"must be between 0 and 1, got {value!r}"))
+    for name in ("n_plus_one_threshold", "span_queue_size", "span_batch_size", "max_value_length",
+                 "elasticsearch_queue_size", "elasticsearch_queue_bytes", "elasticsearch_batch_size"):
+        if getattr(s, name) < 1:
+            problems.append((name.upper(), f"must be at least 1, got {getattr(s, name)!r}"))
+    if s.metrics_port is not None and not 0 < s.metrics_port < 65536:
+        problems.append(("METRICS_PORT", f"must be a TCP port, got {s.metrics_port!r}"))
+    import ipaddress
+
+    for net in s.metrics_allowed_networks:
+        try:
+            ipaddress.ip_network(net, strict=False)
+        except ValueError:
+            problems.append(("METRICS_ALLOWED_NETWORKS", f"not a network: {net!r}"))
+    return problems
+
+
+def get_settings() -> Settings:
+    """Return the resolved settings, building them on first use."""
+    global _cached
+    if _cached is None:
+        from django.conf import settings as django_settings
+
+        user = getattr(django_settings, SETTING_NAME, None) or {}
+        if not isinstance(user, dict):
+            _problems[:] = [("", f"{SETTING_NAME} must be a dict, got {type(user).__name__}")]
+            user = {}
+        resolved, problems = _build(user)
+        _problems[:] = problems
+        _cached = resolved
+    return _cached
+
+
+def user_keys() -> set[str]:
+    """The keys the user set in ``FLEET_OBSERVABILITY`` (for the unknown-key check)."""
+    from django.conf import settings as django_settings
+
+    user = getattr(django_settings, SETTING_NAME, None) or {}
+    return set(user) if isinstance(user, dict) else set()
+
+
+def problems() -> list[tuple[str, str]]:
+    """Validation problems of the current settings, as ``(key, message)`` pairs."""
+    get_settings()
+    return list(_problems)
+
+
+def reset() -> None:
+    """Forget the resolved settings; the next :func:`get_settings` reads them again."""
+    global _cached
+    _cached = None
+    _problems.clear()
+
+
+def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting == SETTING_NAME:
+        reset()
+
+
+def connect_signals() -> None:
+    from django.core.signals import setting_changed
+
+    setting_changed.connect(_on_setting_changed, dispatch_uid="fleetobs-settings")
