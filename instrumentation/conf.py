@@ -10,6 +10,7 @@ dict, then the environment variable (OpenTelemetry's ``OTEL_*`` where one exists
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 from dataclasses import dataclass, field, fields
@@ -208,7 +209,11 @@ def _build(user: dict[str, Any]) -> tuple[Settings, list[tuple[str, str]]]:
                 raw = resource.get("service.version")
             if raw is None and key == "ENVIRONMENT":
                 raw = resource.get("deployment.environment.name") or resource.get("deployment.environment")
-            if raw is None and key == "TRACING_ENABLED" and os.environ.get("OTEL_SDK_DISABLED", "").lower() == "true":
+            if (
+                raw is None
+                and key == "TRACING_ENABLED"
+                and os.environ.get("OTEL_SDK_DISABLED", "").lower() == "true"
+            ):
                 raw = False
             if raw is None:
                 continue
@@ -233,20 +238,36 @@ def _validate(s: Settings) -> list[tuple[str, str]]:
         value = getattr(s, name)
         if not 0.0 <= value <= 1.0:
             problems.append((name.upper(), f"must be between 0 and 1, got {value!r}"))
-    for name in ("n_plus_one_threshold", "span_queue_size", "span_batch_size", "max_value_length",
-                 "elasticsearch_queue_size", "elasticsearch_queue_bytes", "elasticsearch_batch_size"):
-        if getattr(s, name) < 1:
-            problems.append((name.upper(), f"must be at least 1, got {getattr(s, name)!r}"))
+    positive = (
+        "n_plus_one_threshold",
+        "span_queue_size",
+        "span_batch_size",
+        "max_value_length",
+        "elasticsearch_queue_size",
+        "elasticsearch_queue_bytes",
+        "elasticsearch_batch_size",
+    )
+    problems.extend(
+        (name.upper(), f"must be at least 1, got {getattr(s, name)!r}")
+        for name in positive
+        if getattr(s, name) < 1
+    )
     if s.metrics_port is not None and not 0 < s.metrics_port < 65536:
         problems.append(("METRICS_PORT", f"must be a TCP port, got {s.metrics_port!r}"))
-    import ipaddress
-
-    for net in s.metrics_allowed_networks:
-        try:
-            ipaddress.ip_network(net, strict=False)
-        except ValueError:
-            problems.append(("METRICS_ALLOWED_NETWORKS", f"not a network: {net!r}"))
+    problems.extend(
+        ("METRICS_ALLOWED_NETWORKS", f"not a network: {net!r}")
+        for net in s.metrics_allowed_networks
+        if not _is_network(net)
+    )
     return problems
+
+
+def _is_network(text: str) -> bool:
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
+    return True
 
 
 def get_settings() -> Settings:

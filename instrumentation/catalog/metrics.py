@@ -80,7 +80,7 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "http_server_active_requests",
         "gauge",
-        "requests",
+        "",
         "Requests being served right now by this instance (all workers).",
         multiprocess_mode="livesum",
     ),
@@ -254,7 +254,7 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "fleetobs_server_worker_capacity",
         "gauge",
-        "requests",
+        "",
         "Requests the instance can serve at once (workers times threads per worker).",
         multiprocess_mode="livesum",
         group="runtime",

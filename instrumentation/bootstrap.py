@@ -1,0 +1,47 @@
+"""Start-up wiring, run from ``AppConfig.ready()`` and undone by :func:`stop` (tests).
+
+Nothing here opens a socket or starts a thread: threads (span export, log shipping, metric
+sampling) start lazily in each process on first use, so a forking server's workers each get
+their own after fork.
+"""
+
+from __future__ import annotations
+
+from instrumentation import cache, conf, db, tracing
+from instrumentation import logging as fleet_logging
+from instrumentation._safety import internal_error
+
+_started = {"value": False}
+
+
+def start() -> None:
+    settings = conf.get_settings()
+    try:
+        if settings.logging_configure:
+            fleet_logging.configure()
+    except Exception as exc:  # noqa: BLE001 - the app must start even if telemetry cannot
+        internal_error(exc, "bootstrap.logging")
+    try:
+        db.instrument()
+        cache.instrument()
+        if settings.metrics_enabled:
+            from instrumentation.metrics import runtime
+
+            runtime.build_info(settings.service_name, settings.service_version)
+    except Exception as exc:  # noqa: BLE001
+        internal_error(exc, "bootstrap.metrics")
+    try:
+        if settings.tracing_enabled:
+            tracing.setup()
+    except Exception as exc:  # noqa: BLE001
+        internal_error(exc, "bootstrap.tracing")
+    _started["value"] = True
+
+
+def stop() -> None:
+    """Flush and undo everything :func:`start` did."""
+    tracing.shutdown()
+    fleet_logging.shutdown()
+    db.uninstrument()
+    cache.uninstrument()
+    _started["value"] = False

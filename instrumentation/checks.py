@@ -1,0 +1,120 @@
+"""Django system checks for misconfiguration, with stable ids.
+
+====================  ====================================================================
+``fleetobs.E001``     ``ObservabilityMiddleware`` is not in ``MIDDLEWARE``.
+``fleetobs.E002``     ``ObservabilityMiddleware`` is listed more than once.
+``fleetobs.E003``     A ``FLEET_OBSERVABILITY`` value (or its environment variable) is invalid.
+``fleetobs.W001``     ``ObservabilityMiddleware`` is not the first middleware.
+``fleetobs.W002``     ``FLEET_OBSERVABILITY`` has a key this version does not know.
+``fleetobs.W003``     ``/metrics`` is open to the world while ``DEBUG`` is off.
+``fleetobs.W004``     ``instrumentation.urls`` is not included, so nothing serves ``/metrics``.
+====================  ====================================================================
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.core import checks
+
+from instrumentation import access, conf
+
+MIDDLEWARE_PATH = "instrumentation.middleware.ObservabilityMiddleware"
+
+
+def check_middleware(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    middleware = list(getattr(django_settings, "MIDDLEWARE", None) or [])
+    count = middleware.count(MIDDLEWARE_PATH)
+    if count == 0:
+        return [
+            checks.Error(
+                f"{MIDDLEWARE_PATH} is not in MIDDLEWARE, so no request is measured.",
+                hint=f"Add '{MIDDLEWARE_PATH}' as the first entry of MIDDLEWARE.",
+                id="fleetobs.E001",
+            )
+        ]
+    if count > 1:
+        return [
+            checks.Error(
+                f"{MIDDLEWARE_PATH} is listed {count} times in MIDDLEWARE; "
+                f"requests would be counted {count} times.",
+                hint="Keep one entry, the first.",
+                id="fleetobs.E002",
+            )
+        ]
+    if middleware[0] != MIDDLEWARE_PATH:
+        return [
+            checks.Warning(
+                f"{MIDDLEWARE_PATH} is not the first middleware: time spent in and responses returned by "
+                f"{middleware[0]} are not measured.",
+                hint="Move it to the top of MIDDLEWARE.",
+                id="fleetobs.W001",
+            )
+        ]
+    return []
+
+
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    messages: list[checks.CheckMessage] = []
+    for key in sorted(conf.user_keys() - conf.KNOWN_KEYS):
+        close = difflib.get_close_matches(key, sorted(conf.KNOWN_KEYS), n=1)
+        messages.append(
+            checks.Warning(
+                f"{conf.SETTING_NAME} has an unknown key {key!r}; it is ignored.",
+                hint=f"Did you mean {close[0]!r}?" if close else "See docs/configuration.md for the keys.",
+                id="fleetobs.W002",
+            )
+        )
+    for key, problem in conf.problems():
+        messages.append(
+            checks.Error(
+                f"{conf.SETTING_NAME}[{key!r}] {problem}." if key else f"{problem}.",
+                hint="See docs/configuration.md.",
+                id="fleetobs.E003",
+            )
+        )
+    return messages
+
+
+def check_metrics_exposure(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    settings = conf.get_settings()
+    if not settings.metrics_enabled or django_settings.DEBUG:
+        return []
+    if access.is_open_to_world(settings):
+        return [
+            checks.Warning(
+                "/metrics is readable from any network without a token while DEBUG is off.",
+                hint="Restrict METRICS_ALLOWED_NETWORKS or set METRICS_BEARER_TOKEN.",
+                id="fleetobs.W003",
+            )
+        ]
+    return []
+
+
+def check_urls(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    from django.urls import NoReverseMatch, reverse
+
+    if not conf.get_settings().metrics_enabled or conf.get_settings().metrics_port:
+        return []
+    try:
+        reverse("fleet_observability:metrics")
+    except NoReverseMatch:
+        return [
+            checks.Warning(
+                "No URL serves /metrics: instrumentation.urls is not included in the URLconf.",
+                hint='Add path("", include("instrumentation.urls")) to urlpatterns, or set METRICS_PORT.',
+                id="fleetobs.W004",
+            )
+        ]
+    except Exception:  # noqa: BLE001 - a broken URLconf is reported by Django's own checks
+        return []
+    return []
+
+
+def register() -> None:
+    checks.register(check_middleware, checks.Tags.compatibility)
+    checks.register(check_settings, checks.Tags.compatibility)
+    checks.register(check_metrics_exposure, checks.Tags.security, deploy=False)
+    checks.register(check_urls, checks.Tags.urls)

@@ -1,0 +1,211 @@
+"""Database queries, through Django's own hooks: no engine swapping.
+
+An execute wrapper is attached to every connection as it is created (``connection_created``),
+so psycopg 3, Django's connection pool and any vendor work unchanged. Each query feeds the
+duration histogram, a child span when tracing records, and the current request's tally, from
+which the middleware derives queries-per-request and N+1 detections. Django passes SQL with
+placeholders and parameters apart, so the statement text itself identifies "the same query".
+Failed connection attempts are counted by wrapping ``BaseDatabaseWrapper.connect``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from contextvars import ContextVar, Token
+from typing import Any
+
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.signals import connection_created
+
+from instrumentation import tracing
+from instrumentation._safety import internal_error
+from instrumentation.metrics.registry import get
+
+_OPERATIONS = frozenset(
+    {
+        "SELECT",
+        "INSERT",
+        "UPDATE",
+        "DELETE",
+        "WITH",
+        "BEGIN",
+        "COMMIT",
+        "ROLLBACK",
+        "SAVEPOINT",
+        "RELEASE",
+        "CREATE",
+        "ALTER",
+        "DROP",
+        "TRUNCATE",
+        "SET",
+        "SHOW",
+        "EXPLAIN",
+        "PRAGMA",
+        "COPY",
+        "VACUUM",
+        "ANALYZE",
+    }
+)
+_LITERALS = re.compile(r"'(?:[^']|'')*'|\b\d+(?:\.\d+)?\b")
+_MAX_CACHED = 4096
+_MAX_STATEMENT = 2048
+
+
+class RequestQueries:
+    """The queries of one request: how many, and how often each statement ran."""
+
+    __slots__ = ("count", "statements")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.statements: dict[str, int] = {}
+
+    def repeated(self, threshold: int) -> tuple[str, int] | None:
+        """The most repeated statement if it ran more than ``threshold`` times."""
+        if not self.statements:
+            return None
+        statement, count = max(self.statements.items(), key=lambda item: item[1])
+        return (statement, count) if count > threshold else None
+
+
+_current: ContextVar[RequestQueries | None] = ContextVar("fleetobs_queries", default=None)
+_statement_cache: dict[str, tuple[str, str]] = {}
+_children: dict[tuple[str, str, str], Any] = {}
+_state: dict[str, Any] = {"installed": False, "connect": None}
+
+
+def begin_request() -> tuple[RequestQueries, Token[RequestQueries | None]]:
+    tally = RequestQueries()
+    return tally, _current.set(tally)
+
+
+def end_request(token: Token[RequestQueries | None]) -> None:
+    _current.reset(token)
+
+
+def statement_info(sql: str) -> tuple[str, str]:
+    """The SQL verb (``SELECT``...; ``OTHER`` if unexpected) and the statement without literals.
+
+    Cached per statement text: Django sends the same placeholder SQL again and again.
+    """
+    found = _statement_cache.get(sql)
+    if found is None:
+        head = sql.lstrip(" (\n\t").split(None, 1)
+        verb = head[0].upper() if head else ""
+        found = (verb if verb in _OPERATIONS else "OTHER", strip_literals(sql))
+        if len(_statement_cache) >= _MAX_CACHED:
+            _statement_cache.clear()
+        _statement_cache[sql] = found
+    return found
+
+
+def strip_literals(sql: str) -> str:
+    """The statement with quoted strings and numbers replaced by ``?``, truncated."""
+    return _LITERALS.sub("?", sql)[:_MAX_STATEMENT]
+
+
+def _duration_child(alias: str, vendor: str, operation: str) -> Any:
+    key = (alias, vendor, operation)
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = get("db_client_operation_duration_seconds").labels(alias, vendor, operation)
+    return child
+
+
+def _execute_wrapper(
+    execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]
+) -> Any:
+    connection = context["connection"]
+    operation, statement = statement_info(sql)
+    span = None
+    try:
+        span = tracing.start_span(
+            f"{operation} {connection.alias}",
+            {
+                "db.system": connection.vendor,
+                "db.namespace": str(connection.settings_dict.get("NAME") or ""),
+                "db.operation.name": operation,
+                "db.query.text": statement,
+            },
+        )
+    except Exception as exc:  # noqa: BLE001 - the query must run whatever tracing does
+        internal_error(exc, "db.span")
+    start = time.perf_counter()
+    error: BaseException | None = None
+    try:
+        return execute(sql, params, many, context)
+    except Exception as exc:
+        error = exc
+        raise
+    finally:
+        elapsed = time.perf_counter() - start
+        try:
+            _duration_child(connection.alias, connection.vendor, operation).observe(elapsed)
+            if error is not None:
+                get("fleetobs_db_errors").labels(
+                    connection.alias, connection.vendor, type(error).__name__
+                ).inc()
+            tally = _current.get()
+            if tally is not None:
+                tally.count += 1
+                tally.statements[sql] = tally.statements.get(sql, 0) + 1
+            if span is not None:
+                tracing.end_span(span, error)
+        except Exception as exc:  # noqa: BLE001
+            internal_error(exc, "db.record")
+
+
+def _on_connection_created(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+    if _execute_wrapper not in connection.execute_wrappers:
+        connection.execute_wrappers.append(_execute_wrapper)
+
+
+def _counting_connect(
+    original: Callable[[BaseDatabaseWrapper], None],
+) -> Callable[[BaseDatabaseWrapper], None]:
+    def connect(self: BaseDatabaseWrapper) -> None:
+        try:
+            original(self)
+        except Exception:
+            try:
+                get("fleetobs_db_connection_errors").labels(self.alias, self.vendor).inc()
+            except Exception as exc:  # noqa: BLE001
+                internal_error(exc, "db.connect")
+            raise
+
+    connect.__wrapped__ = original  # type: ignore[attr-defined]
+    return connect
+
+
+def instrument() -> None:
+    """Attach to every database connection (idempotent)."""
+    if _state["installed"]:
+        return
+    connection_created.connect(_on_connection_created, dispatch_uid="fleetobs-db")
+    _state["connect"] = BaseDatabaseWrapper.connect
+    BaseDatabaseWrapper.connect = _counting_connect(BaseDatabaseWrapper.connect)  # type: ignore[method-assign,assignment]
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        _on_connection_created(None, connection)
+    _state["installed"] = True
+
+
+def uninstrument() -> None:
+    if not _state["installed"]:
+        return
+    connection_created.disconnect(dispatch_uid="fleetobs-db")
+    BaseDatabaseWrapper.connect = _state["connect"]  # type: ignore[method-assign]
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        while _execute_wrapper in connection.execute_wrappers:
+            connection.execute_wrappers.remove(_execute_wrapper)
+    _state["installed"] = False
+
+
+def reset() -> None:
+    _statement_cache.clear()
+    _children.clear()

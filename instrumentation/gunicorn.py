@@ -1,0 +1,89 @@
+"""gunicorn server hooks: ``gunicorn -c python:instrumentation.gunicorn project.wsgi``.
+
+Or, in an existing config file::
+
+    from instrumentation.gunicorn import child_exit, on_exit, on_starting, post_fork, worker_exit
+
+What they do:
+
+* importing this module (in the master, before any worker exists) points
+  ``PROMETHEUS_MULTIPROC_DIR`` at a private temporary directory unless one is set, so every
+  worker writes its metrics where the scrape can sum them;
+* ``on_starting`` empties that directory: a restarted server starts its counters from zero
+  (Prometheus reads that as a counter reset) instead of mixing in a previous run's files;
+* ``post_fork`` tells the metrics how many threads each worker serves;
+* ``child_exit`` (in the master, for every worker that ends, killed ones included) folds the
+  dead worker's counters into one merged file, so totals never go backwards and the scrape does
+  not slow down as workers are recycled;
+* ``worker_exit`` (in the worker) flushes pending spans and log records;
+* ``on_exit`` removes the temporary directory this module created.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from typing import Any
+
+from instrumentation.metrics import multiprocess
+
+_CREATED_ENV = "FLEETOBS_CREATED_MULTIPROC_DIR"
+
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="fleetobs-metrics-")
+    os.environ[_CREATED_ENV] = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+
+
+def _gunicorn_logconfig() -> dict[str, Any] | None:
+    try:
+        from instrumentation.logging import gunicorn_logconfig  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    try:
+        config: dict[str, Any] | None = gunicorn_logconfig()
+    except Exception:  # noqa: BLE001 - fall back to gunicorn's own logging
+        return None
+    return config
+
+
+if os.environ.get("FLEETOBS_GUNICORN_JSON_LOGS", "1") != "0":
+    _config = _gunicorn_logconfig()
+    if _config:
+        logconfig_dict = _config
+
+
+def on_starting(server: Any) -> None:
+    multiprocess.clear_directory()
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    from instrumentation.metrics import runtime
+
+    with contextlib.suppress(Exception):
+        runtime.set_capacity(getattr(worker.cfg, "threads", 1) or 1)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    try:
+        multiprocess.mark_process_dead(worker.pid)
+    except Exception:
+        server.log.exception("fleetobs: could not merge metrics of worker %s", worker.pid)
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    from instrumentation import logging as fleet_logging
+    from instrumentation import tracing
+
+    for flush in (tracing.shutdown, fleet_logging.shutdown):
+        try:
+            flush()
+        except Exception:
+            server.log.exception("fleetobs: flush on worker exit failed")
+
+
+def on_exit(server: Any) -> None:
+    created = os.environ.get(_CREATED_ENV)
+    if created and created == os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        shutil.rmtree(created, ignore_errors=True)

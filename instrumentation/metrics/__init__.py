@@ -1,0 +1,19 @@
+"""Prometheus metrics, registered from the signal catalogue.
+
+Layout:
+
+``registry``      creates the prometheus_client objects declared in the catalogue, once, lazily
+                  (so the multiprocess directory chosen by the gunicorn hooks is honoured).
+``http``          the request hot path: cached label children, exemplars.
+``exemplars``     the per-worker exemplar side-channel that multiprocess mode lacks.
+``multiprocess``  the scrape-side collector (live workers + merged dead workers, exemplars) and
+                  ``mark_process_dead``, which folds a dead worker's files into one.
+``runtime``       process, GC and worker-capacity gauges, sampled in each worker.
+``exposition``    content negotiation and rendering for ``/metrics``.
+
+Nothing here raises into a request: the middleware calls these through its error boundary.
+"""
+
+from instrumentation.metrics.registry import collector_registry, get, is_multiprocess, reset
+
+__all__ = ["collector_registry", "get", "is_multiprocess", "reset"]

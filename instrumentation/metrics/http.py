@@ -1,0 +1,103 @@
+"""The request hot path: RED metrics per route with exemplars, from pre-built label children.
+
+``observe`` runs once per request. Everything that can be computed once per label set (the
+prometheus_client children, the exemplar keys of every bucket) is cached in a dict keyed by
+``(method, route, status)``; a request then costs a dict lookup and the value writes.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client.utils import floatToGoString
+
+from instrumentation.catalog import metric
+from instrumentation.metrics import exemplars
+from instrumentation.metrics.registry import get, is_multiprocess, multiprocess_dir
+
+DURATION = "http_server_request_duration_seconds"
+_BUCKET_SERIES = f"{DURATION}_bucket"
+_BOUNDS = metric(DURATION).buckets
+
+
+@dataclass(slots=True)
+class _Series:
+    duration: Any
+    request_size: Any
+    response_size: Any
+    exemplar_keys: tuple[exemplars.ExemplarKey, ...]
+
+
+_series: dict[tuple[str, str, int], _Series] = {}
+_route_series: dict[str, tuple[Any, Any]] = {}
+_state: dict[str, Any] = {}
+
+
+def _build(method: str, route: str, status: int) -> _Series:
+    status_text = str(status)
+    labels = {"http_request_method": method, "http_route": route, "http_response_status_code": status_text}
+    keys = tuple(
+        (_BUCKET_SERIES, tuple(sorted({**labels, "le": floatToGoString(bound)}.items())))
+        for bound in (*_BOUNDS, float("inf"))
+    )
+    series = _Series(
+        duration=get(DURATION).labels(method, route, status_text),
+        request_size=get("http_server_request_body_size_bytes").labels(method, route),
+        response_size=get("http_server_response_body_size_bytes").labels(method, route),
+        exemplar_keys=keys,
+    )
+    _series[(method, route, status)] = series
+    return series
+
+
+def _multiprocess_directory() -> str | None:
+    if "dir" not in _state:
+        _state["dir"] = multiprocess_dir() if is_multiprocess() else None
+    directory: str | None = _state["dir"]
+    return directory
+
+
+def observe(
+    method: str,
+    route: str,
+    status: int,
+    seconds: float,
+    request_bytes: int,
+    response_bytes: int | None,
+    trace_id: str | None,
+) -> None:
+    """Record one served request."""
+    series = _series.get((method, route, status)) or _build(method, route, status)
+    if trace_id is None:
+        series.duration.observe(seconds)
+    else:
+        directory = _multiprocess_directory()
+        if directory is None:
+            series.duration.observe(seconds, {"trace_id": trace_id})
+        else:
+            series.duration.observe(seconds)
+            exemplars.record(series.exemplar_keys[bisect.bisect_left(_BOUNDS, seconds)], trace_id, seconds)
+            exemplars.ensure_flusher(directory)
+    series.request_size.observe(request_bytes)
+    if response_bytes is not None:
+        series.response_size.observe(response_bytes)
+
+
+def route_series(route: str) -> tuple[Any, Any]:
+    """The per-route children of the queries-per-request histogram and the N+1 counter."""
+    found = _route_series.get(route)
+    if found is None:
+        found = (
+            get("fleetobs_db_queries_per_request").labels(route),
+            get("fleetobs_db_n_plus_one").labels(route),
+        )
+        _route_series[route] = found
+    return found
+
+
+def reset() -> None:
+    _series.clear()
+    _route_series.clear()
+    _state.clear()

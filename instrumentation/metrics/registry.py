@@ -1,0 +1,97 @@
+"""The metric objects declared in :mod:`instrumentation.catalog`, created on first use.
+
+prometheus_client picks its value storage (in memory, or mmap files for multiprocess mode)
+when its ``values`` module is imported, from ``PROMETHEUS_MULTIPROC_DIR``. Our gunicorn hooks
+may set that variable after something imported prometheus_client, so the choice is refreshed
+here, before the first metric is built. In multiprocess mode the metric objects belong to no
+registry: the scrape reads the files through :class:`~instrumentation.metrics.multiprocess.FleetCollector`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
+
+from instrumentation.catalog import METRICS, Metric
+
+_lock = threading.Lock()
+_metrics: dict[str, Any] = {}
+_registry: CollectorRegistry | None = None
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+def is_multiprocess() -> bool:
+    return multiprocess_dir() is not None
+
+
+def _ensure_value_class() -> None:
+    multiprocess = getattr(values.ValueClass, "_multiprocess", False)
+    if is_multiprocess() != multiprocess:
+        values.ValueClass = values.get_value_class()
+
+
+def _build(declaration: Metric, target: CollectorRegistry | None) -> Any:
+    kwargs: dict[str, Any] = {"labelnames": declaration.labels, "registry": target}
+    if declaration.type == "counter":
+        return Counter(declaration.name, declaration.help, **kwargs)
+    if declaration.type == "gauge":
+        return Gauge(
+            declaration.name, declaration.help, multiprocess_mode=declaration.multiprocess_mode, **kwargs
+        )
+    return Histogram(declaration.name, declaration.help, buckets=declaration.buckets, **kwargs)
+
+
+def _create() -> None:
+    global _registry
+    _ensure_value_class()
+    new_registry = CollectorRegistry(auto_describe=True)
+    target = None if is_multiprocess() else new_registry
+    built = {declaration.name: _build(declaration, target) for declaration in METRICS}
+    if is_multiprocess():
+        from instrumentation.metrics.multiprocess import FleetCollector
+
+        new_registry.register(FleetCollector())
+    _metrics.update(built)
+    _registry = new_registry
+
+
+def get(name: str) -> Any:
+    """Return the prometheus_client object for catalogue metric ``name``."""
+    try:
+        return _metrics[name]
+    except KeyError:
+        pass
+    with _lock:
+        if not _metrics:
+            _create()
+    return _metrics[name]
+
+
+def collector_registry() -> CollectorRegistry:
+    """The registry that ``/metrics`` renders."""
+    if _registry is None:
+        with _lock:
+            if _registry is None:
+                _create()
+    if _registry is None:  # pragma: no cover - _create always sets it
+        raise RuntimeError("metrics registry was not created")
+    return _registry
+
+
+def reset() -> None:
+    """Forget every metric object (tests; a new multiprocess directory)."""
+    global _registry
+    with _lock:
+        _metrics.clear()
+        _registry = None
+    from instrumentation.metrics import exemplars, http, runtime
+
+    http.reset()
+    exemplars.reset()
+    runtime.reset()

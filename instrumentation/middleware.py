@@ -1,0 +1,225 @@
+"""``ObservabilityMiddleware``: one pass per request that feeds metrics, traces and logs.
+
+Put it first in ``MIDDLEWARE`` so it times everything, sees every response (including those
+other middleware return early) and runs its bookkeeping last. The route is read from the
+resolver match Django already computed (``request.resolver_match.route``), never resolved
+again. Each signal is called through the error boundary: a telemetry failure costs the request
+nothing. Sync and async requests take the same steps (``__call__`` / ``__acall__``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.http import HttpRequest, HttpResponseBase
+
+from instrumentation import conf, db, tracing
+from instrumentation import logging as fleet_logging
+from instrumentation._request import RequestInfo
+from instrumentation._safety import internal_error
+from instrumentation.catalog import HTTP_METHODS, UNMATCHED_ROUTE
+from instrumentation.metrics import http, runtime
+from instrumentation.metrics.registry import get
+
+_METHODS = {method: method for method in HTTP_METHODS}
+_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+_STATE_ATTRIBUTE = "_fleetobs_state"
+
+
+class _RequestState:
+    __slots__ = (
+        "exception",
+        "log_token",
+        "queries",
+        "queries_token",
+        "request_id",
+        "settings",
+        "span",
+        "start",
+    )
+
+    def __init__(self, start: int, settings: conf.Settings, request_id: str) -> None:
+        self.start = start
+        self.settings = settings
+        self.request_id = request_id
+        self.exception: BaseException | None = None
+        self.span: Any = None
+        self.log_token: Any = None
+        self.queries: db.RequestQueries | None = None
+        self.queries_token: Any = None
+
+
+def _request_id(request: HttpRequest, header_key: str) -> str:
+    incoming = request.META.get(header_key)
+    if incoming and _VALID_REQUEST_ID.fullmatch(incoming):
+        return str(incoming)
+    return os.urandom(16).hex()
+
+
+def _route(request: HttpRequest) -> str:
+    match = getattr(request, "resolver_match", None)
+    route = getattr(match, "route", None) if match is not None else None
+    return route or UNMATCHED_ROUTE
+
+
+def _request_bytes(request: HttpRequest) -> int:
+    length = request.META.get("CONTENT_LENGTH")
+    if not length:
+        return 0
+    try:
+        return max(0, int(length))
+    except ValueError:
+        return 0
+
+
+def _response_bytes(response: HttpResponseBase | None) -> int | None:
+    if response is None or response.streaming:
+        return None
+    return len(response.content)  # type: ignore[attr-defined]
+
+
+def _begin(request: HttpRequest) -> _RequestState:
+    start = time.perf_counter_ns()
+    settings = conf.get_settings()
+    state = _RequestState(start, settings, _request_id(request, _meta_key(settings.request_id_header)))
+    setattr(request, _STATE_ATTRIBUTE, state)
+    try:
+        if settings.metrics_enabled:
+            runtime.ensure_sampler()
+            get("http_server_active_requests").inc()
+        state.queries, state.queries_token = db.begin_request()
+    except Exception as exc:  # noqa: BLE001 - telemetry never breaks a request
+        internal_error(exc, "middleware.begin.metrics")
+    try:
+        state.span = tracing.start_request(request)
+    except Exception as exc:  # noqa: BLE001
+        internal_error(exc, "middleware.begin.tracing")
+    try:
+        state.log_token = fleet_logging.begin_request(request, state.request_id)
+    except Exception as exc:  # noqa: BLE001
+        internal_error(exc, "middleware.begin.logging")
+    return state
+
+
+def _finish(
+    request: HttpRequest,
+    state: _RequestState,
+    response: HttpResponseBase | None,
+    raised: BaseException | None,
+) -> None:
+    duration_ns = time.perf_counter_ns() - state.start
+    settings = state.settings
+    route = _route(request)
+    status = response.status_code if response is not None else 500
+    method = _METHODS.get(request.method or "", "_OTHER")
+    exception = raised or state.exception
+    response_bytes = _response_bytes(response)
+    request_bytes = _request_bytes(request)
+    queries = state.queries
+    try:
+        if state.queries_token is not None:
+            db.end_request(state.queries_token)
+        if settings.metrics_enabled:
+            get("http_server_active_requests").dec()
+            if route not in settings.metrics_excluded:
+                http.observe(
+                    method,
+                    route,
+                    status,
+                    duration_ns / 1e9,
+                    request_bytes,
+                    response_bytes,
+                    tracing.sampled_trace_id(state.span),
+                )
+                if exception is not None and status >= 500:
+                    get("fleetobs_http_server_exceptions").labels(route, type(exception).__name__).inc()
+                if queries is not None:
+                    per_request, _ = http.route_series(route)
+                    per_request.observe(queries.count)
+        repeated = queries.repeated(settings.n_plus_one_threshold) if queries is not None else None
+        if repeated is not None and route not in settings.metrics_excluded:
+            statement, count = repeated
+            if settings.metrics_enabled:
+                http.route_series(route)[1].inc()
+            shown = db.statement_info(statement)[1]
+            tracing.add_event(
+                "n_plus_one", {"db.query.text": shown, "db.query.count": count, "http.route": route}
+            )
+            fleet_logging.log_n_plus_one(route, shown, count)
+    except Exception as exc:  # noqa: BLE001
+        internal_error(exc, "middleware.finish.metrics")
+    if response is not None:
+        try:
+            response[settings.request_id_header] = state.request_id
+        except Exception as exc:  # noqa: BLE001
+            internal_error(exc, "middleware.finish.header")
+    try:
+        info = RequestInfo(
+            method, route, status, duration_ns, request_bytes, response_bytes, state.request_id, exception
+        )
+        fleet_logging.finish_request(state.log_token, request, info)
+    except Exception as exc:  # noqa: BLE001
+        internal_error(exc, "middleware.finish.logging")
+    try:
+        if exception is not None and state.span is not None:
+            tracing.record_exception(state.span, exception)
+        tracing.finish_request(state.span, request, route, status, response)
+    except Exception as exc:  # noqa: BLE001
+        internal_error(exc, "middleware.finish.tracing")
+
+
+_meta_keys: dict[str, str] = {}
+
+
+def _meta_key(header: str) -> str:
+    key = _meta_keys.get(header)
+    if key is None:
+        key = _meta_keys[header] = "HTTP_" + header.upper().replace("-", "_")
+    return key
+
+
+class ObservabilityMiddleware:
+    """Metrics, traces and logs for every request, in one middleware (put it first)."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.async_mode:
+            return self.__acall__(request)
+        state = _begin(request)
+        try:
+            response = self.get_response(request)
+        except BaseException as exc:
+            _finish(request, state, None, exc)
+            raise
+        _finish(request, state, response, None)
+        return response
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        state = _begin(request)
+        get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]] = self.get_response
+        try:
+            response = await get_response(request)
+        except BaseException as exc:
+            _finish(request, state, None, exc)
+            raise
+        _finish(request, state, response, None)
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> None:
+        """Remember the view's exception; Django turns it into a response further in."""
+        state = getattr(request, _STATE_ATTRIBUTE, None)
+        if state is not None:
+            state.exception = exception
