@@ -402,6 +402,9 @@ class Gunicorn(HttpServerProcess):
         cmd = [self.python, "-m", "gunicorn"]
         if self.config:
             cmd += ["-c", self.config]
+        if _gunicorn_has_control_socket():
+            # One fixed socket path per user by default: instances side by side would collide.
+            cmd.append("--no-control-socket")
         cmd += [
             "--bind",
             self.address,
@@ -466,6 +469,18 @@ class Gunicorn(HttpServerProcess):
     def reload(self) -> None:
         """Graceful reload (SIGHUP): every worker is replaced."""
         os.kill(self.pid, signal.SIGHUP)
+
+
+def _gunicorn_has_control_socket() -> bool:
+    """gunicorn 25.1 added a control socket (and ``--no-control-socket``)."""
+    from importlib import metadata
+
+    try:
+        version = metadata.version("gunicorn")
+    except metadata.PackageNotFoundError:
+        return False
+    parts = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
+    return parts >= (25, 1)
 
 
 def static_scrape_config(
@@ -786,7 +801,7 @@ class WebhookReceiver:
         if self._on_payload is not None:
             try:
                 self._on_payload(payload)
-            except Exception as exc:  # a printing callback must not break the receiver
+            except Exception as exc:  # noqa: BLE001 - a printing callback must not break the receiver
                 print(f"webhook callback failed: {exc!r}", file=sys.stderr)
 
     def payloads(self) -> list[dict[str, Any]]:
