@@ -9,6 +9,8 @@ What they do:
 * importing this module (in the master, before any worker exists) points
   ``PROMETHEUS_MULTIPROC_DIR`` at a private temporary directory unless one is set, so every
   worker writes its metrics where the scrape can sum them;
+* ``when_ready`` serves ``/metrics`` from the master on ``FLEETOBS_METRICS_PORT`` when set, so
+  the scrape never competes with requests for a worker;
 * ``on_starting`` empties that directory: a restarted server starts its counters from zero
   (Prometheus reads that as a counter reset) instead of mixing in a previous run's files;
 * ``post_fork`` tells the metrics how many threads each worker serves;
@@ -38,7 +40,7 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 
 def _gunicorn_logconfig() -> dict[str, Any] | None:
     try:
-        from instrumentation.logging import gunicorn_logconfig  # type: ignore[attr-defined]
+        from instrumentation.logging import gunicorn_logconfig
     except ImportError:
         return None
     try:
@@ -56,6 +58,20 @@ if os.environ.get("FLEETOBS_GUNICORN_JSON_LOGS", "1") != "0":
 
 def on_starting(server: Any) -> None:
     multiprocess.clear_directory()
+
+
+def when_ready(server: Any) -> None:
+    """Serve the instance's metrics from the master on ``FLEETOBS_METRICS_PORT`` when set."""
+    port = os.environ.get("FLEETOBS_METRICS_PORT")
+    if not port:
+        return
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    registry = CollectorRegistry()
+    registry.register(multiprocess.FleetCollector())
+    address = os.environ.get("FLEETOBS_METRICS_ADDRESS", "0.0.0.0")  # noqa: S104 - scraped from outside
+    start_http_server(int(port), addr=address, registry=registry)
+    server.log.info("fleetobs: metrics on %s:%s", address, port)
 
 
 def post_fork(server: Any, worker: Any) -> None:

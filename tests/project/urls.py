@@ -7,7 +7,7 @@ from tests.project import views
 urlpatterns = [
     path("ok/", views.ok),
     path("items/<int:pk>/", views.item),
-    re_path(r"^legacy/(?P<slug>[a-z]+)/$", views.ok),
+    re_path(r"^legacy/(?P<slug>[a-z]+)/$", views.legacy),
     path("boom/", views.boom),
     path("missing/", views.not_found),
     path("forbidden/", views.forbidden),

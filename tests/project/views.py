@@ -15,6 +15,10 @@ def ok(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok")
 
 
+def legacy(request: HttpRequest, slug: str) -> HttpResponse:
+    return HttpResponse(slug)
+
+
 def item(request: HttpRequest, pk: int) -> HttpResponse:
     return JsonResponse({"pk": pk})
 

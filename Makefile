@@ -1,0 +1,53 @@
+# The two commands a newcomer runs: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: help install system-deps test lint typecheck pytest demo bench soak docs clean
+
+help:
+	@echo "make demo   - run the sample fleet with real Prometheus and Alertmanager, under load"
+	@echo "make test   - install everything needed, then lint, type-check and run the whole suite"
+	@echo "make bench  - measure per-request overhead against the stack this replaces"
+	@echo "make soak   - run the fleet under steady load and check for resource growth"
+	@echo "make docs   - regenerate the generated documentation and assets"
+
+$(INSTALLED): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install -q -e ".[dev,bench]"
+	touch $@
+
+install: $(INSTALLED)
+
+system-deps:
+	./scripts/system-deps.sh
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(INSTALLED)
+	$(BIN)/mypy
+
+pytest: $(INSTALLED) system-deps
+	$(BIN)/pytest
+
+test: install system-deps lint typecheck pytest
+
+demo: $(INSTALLED) system-deps
+	$(BIN)/fleetobs demo
+
+bench: $(INSTALLED) system-deps
+	$(BIN)/python -m benchmarks
+
+soak: $(INSTALLED) system-deps
+	$(BIN)/python -m tests.reliability.soak --minutes $${SOAK_MINUTES:-10}
+
+docs: $(INSTALLED)
+	$(BIN)/fleetobs docs generate
+
+clean:
+	rm -rf .demo .bench build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,26 @@
+"""``fleetobs docs generate``: write the documentation generated from the catalogue."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from instrumentation.catalog.render import metrics_markdown
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / "metrics.md"
+    target.write_text(metrics_markdown())
+    print(f"wrote {target}")
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    docs = subparsers.add_parser("docs", help="generated documentation")
+    actions = docs.add_subparsers(dest="docs_command", metavar="ACTION", required=True)
+    generate = actions.add_parser("generate", help="write docs/metrics.md from the signal catalogue")
+    generate.add_argument("--out", default="docs", help="directory to write into (default: docs)")
+    generate.set_defaults(func=_generate)

@@ -1,0 +1,56 @@
+"""The catalogue is well formed, and the generated docs are current."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from instrumentation.catalog import METRICS, metric, series_names
+from instrumentation.catalog.render import metrics_markdown
+
+ROOT = Path(__file__).parents[2]
+NAME = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+def test_names_and_labels_are_valid_prometheus_identifiers() -> None:
+    for m in METRICS:
+        assert NAME.fullmatch(m.name), m.name
+        assert all(NAME.fullmatch(label) and not label.startswith("__") for label in m.labels), m
+        assert "le" not in m.labels
+        assert not m.name.endswith("_total")
+
+
+def test_names_do_not_encode_their_labels() -> None:
+    for m in METRICS:
+        assert "_by_" not in m.name, m.name
+
+
+def test_series_names() -> None:
+    names = series_names()
+    assert "http_server_request_duration_seconds_bucket" in names
+    assert "fleetobs_db_n_plus_one_total" in names
+    assert metric("fleetobs_build_info").type == "gauge"
+
+
+def test_docs_metrics_md_is_generated_and_current() -> None:
+    assert (ROOT / "docs" / "metrics.md").read_text() == metrics_markdown(), (
+        "docs/metrics.md is stale: run `fleetobs docs generate`"
+    )
+
+
+def test_public_api_is_pinned() -> None:
+    import instrumentation
+    import instrumentation.catalog
+
+    assert instrumentation.__all__ == ["__version__"]
+    assert set(instrumentation.catalog.__all__) == {
+        "HTTP_METHODS",
+        "LOG_FIELDS",
+        "METRICS",
+        "UNMATCHED_ROUTE",
+        "LogField",
+        "Metric",
+        "log_field",
+        "metric",
+        "series_names",
+    }
