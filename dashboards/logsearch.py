@@ -1,0 +1,105 @@
+"""Elasticsearch queries for log panels, built only from catalogue log fields.
+
+Every field a log panel filters, groups or shows goes through :func:`field`, which raises
+``KeyError`` for a name not in :data:`instrumentation.catalog.LOG_FIELDS` (so the panels only
+use fields the index template maps). Queries are Lucene strings; the dashboard variables are
+matched as regular expressions (``service.name:/${job:regex}/``) so Grafana's ``All`` value
+``.+`` matches every service, as it does in PromQL. The Prometheus ``job`` label is the
+service name, which logs carry as ``service.name``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from dashboards.panels import ELASTICSEARCH_DS
+from instrumentation.catalog import log_field
+
+TIME_FIELD = "@timestamp"
+
+
+def field(name: str) -> str:
+    """``name`` if it is a catalogue log field; ``KeyError`` otherwise."""
+    return log_field(name).name
+
+
+def _escape(name: str) -> str:
+    return name.replace("@", "\\@") if name.startswith("@") else name
+
+
+def term(name: str, *values: str) -> str:
+    """``name:(a OR b)``: the field equals one of ``values``."""
+    if not values:
+        raise ValueError(f"term({name!r}) needs at least one value")
+    joined = " OR ".join(f'"{v}"' for v in values)
+    return f"{_escape(field(name))}:({joined})"
+
+
+def regex(name: str, pattern: str) -> str:
+    """``name:/pattern/``, e.g. a dashboard variable formatted as a regex."""
+    return f"{_escape(field(name))}:/{pattern}/"
+
+
+def exists(name: str) -> str:
+    """The document has the field."""
+    return f"_exists_:{field(name)}"
+
+
+def at_least(name: str, value: int) -> str:
+    return f"{_escape(field(name))}:>={value}"
+
+
+def scoped(*clauses: str) -> str:
+    """``clauses`` restricted to the dashboard's ``$job`` and ``$environment``."""
+    return " AND ".join(
+        (
+            regex("service.name", "${job:regex}"),
+            regex("service.environment", "${environment:regex}"),
+            *clauses,
+        )
+    )
+
+
+def _base(ref: str, query: str) -> dict[str, Any]:
+    return {"datasource": ELASTICSEARCH_DS, "query": query, "refId": ref, "timeField": field(TIME_FIELD)}
+
+
+def count_by(ref: str, query: str, group_by: Sequence[str], *, size: int = 10) -> dict[str, Any]:
+    """Documents over time, one series per value of each ``group_by`` field."""
+    aggs: list[dict[str, Any]] = [
+        {
+            "field": field(name),
+            "id": str(i),
+            "settings": {"min_doc_count": "1", "order": "desc", "orderBy": "_count", "size": str(size)},
+            "type": "terms",
+        }
+        for i, name in enumerate(group_by, start=2)
+    ]
+    aggs.append(
+        {
+            "field": field(TIME_FIELD),
+            "id": str(len(group_by) + 2),
+            "settings": {"interval": "auto", "min_doc_count": "0", "trimEdges": "0"},
+            "type": "date_histogram",
+        }
+    )
+    return {**_base(ref, query), "alias": "", "bucketAggs": aggs, "metrics": [{"id": "1", "type": "count"}]}
+
+
+def log_lines(ref: str, query: str, *, limit: int = 100) -> dict[str, Any]:
+    """Matching log lines, newest first (for a logs panel)."""
+    return {
+        **_base(ref, query),
+        "bucketAggs": [],
+        "metrics": [{"id": "1", "settings": {"limit": str(limit)}, "type": "logs"}],
+    }
+
+
+def documents(ref: str, query: str, *, size: int = 100) -> dict[str, Any]:
+    """Matching documents as rows (for a table)."""
+    return {
+        **_base(ref, query),
+        "bucketAggs": [],
+        "metrics": [{"id": "1", "settings": {"size": str(size)}, "type": "raw_data"}],
+    }
