@@ -1,9 +1,10 @@
 """Tracing: OpenTelemetry server and child spans, exported over OTLP.
 
-Contract used by the middleware, :mod:`instrumentation.db` and :mod:`instrumentation.cache`
-(the tracing package implements it; everything here must be cheap when tracing is off):
+Contract used by the middleware, :mod:`instrumentation.db`, :mod:`instrumentation.cache`,
+the logging pipeline and :mod:`instrumentation.celery` (everything here is cheap when tracing
+is off or the request is not sampled, and never raises: failures go to the error boundary):
 
-``setup()``                         configure the tracer provider (idempotent; after fork).
+``setup()``                         configure the tracer provider (idempotent; cheap; no thread).
 ``shutdown()``                      flush and stop the span processor (worker exit).
 ``reset()``                         forget all global state (tests).
 ``start_request(request)``          start and activate the SERVER span; return a handle or None.
@@ -15,17 +16,30 @@ Contract used by the middleware, :mod:`instrumentation.db` and :mod:`instrumenta
 ``start_span(name, attributes)``    start an active CLIENT child span; return a handle or None.
 ``end_span(handle, exc)``           end a child span started by start_span.
 ``add_event(name, attributes)``     add an event to the active span, if it is recording.
+``force_flush(timeout)``            export what is queued now (tests, short-lived processes).
+
+Modules: :mod:`~.provider` (settings -> state, whose tracer provider), :mod:`~.server` (the
+request span), :mod:`~.children` (child spans, events, current ids), :mod:`~.spans` (the lean
+span), :mod:`~.export` (bounded queue, export thread, OTLP exporters, counters),
+:mod:`~.propagation` (W3C headers), :mod:`~.sampling`, :mod:`~.resource`, :mod:`~.ids`,
+:mod:`~.contrib` (outgoing HTTP, templates), :mod:`~.testing` (capture spans in tests).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from opentelemetry.trace import SpanKind
+
+from instrumentation._safety import internal_error
+from instrumentation.tracing import children, provider, server
+
 __all__ = [
     "add_event",
     "current_ids",
     "end_span",
     "finish_request",
+    "force_flush",
     "record_exception",
     "reset",
     "sampled_trace_id",
@@ -37,44 +51,111 @@ __all__ = [
 
 
 def setup() -> None:
-    """Configure tracing from the settings (placeholder until the tracing package lands)."""
+    """Configure tracing from the settings (idempotent; nothing starts until the first span)."""
+    try:
+        provider.setup()
+    except Exception as exc:  # noqa: BLE001 - the error boundary
+        internal_error(exc, "tracing.setup")
 
 
 def shutdown() -> None:
-    """Flush pending spans."""
+    """Flush pending spans and stop the export thread (bounded by the export timeout)."""
+    try:
+        provider.shutdown()
+    except Exception as exc:  # noqa: BLE001
+        internal_error(exc, "tracing.shutdown")
+
+
+def force_flush(timeout: float = 10.0) -> bool:
+    """Export everything queued now; ``False`` if ``timeout`` seconds were not enough."""
+    try:
+        return provider.force_flush(timeout)
+    except Exception as exc:  # noqa: BLE001
+        internal_error(exc, "tracing.force_flush")
+        return False
 
 
 def reset() -> None:
-    """Forget global tracing state."""
+    """Forget global tracing state and restore the OpenTelemetry globals we installed."""
+    provider.reset()
+
+
+def _state() -> provider.TracingState | None:
+    st = provider._state
+    if st is None and not provider._configured:
+        st = provider.setup()
+    return st
 
 
 def start_request(request: Any) -> Any:
-    return None
+    try:
+        st = _state()
+        if st is None:
+            return None
+        return server.start_request(st, request)
+    except Exception as exc:  # noqa: BLE001
+        internal_error(exc, "tracing.start_request")
+        return None
 
 
 def record_exception(handle: Any, exc: BaseException) -> None:
-    return None
+    if handle is not None:
+        server.record_exception(handle, exc)
 
 
 def finish_request(handle: Any, request: Any, route: str, status: int, response: Any) -> None:
-    return None
+    if handle is None:
+        return
+    try:
+        st = provider._state
+        if st is not None:
+            server.finish_request(st, handle, route, status, response)
+    except Exception as exc:  # noqa: BLE001
+        internal_error(exc, "tracing.finish_request")
 
 
 def sampled_trace_id(handle: Any) -> str | None:
-    return None
+    if handle is None:
+        return None
+    try:
+        result: str | None = handle.trace_id_hex() if handle.sampled else None
+        return result
+    except Exception as exc:  # noqa: BLE001
+        internal_error(exc, "tracing.sampled_trace_id")
+        return None
 
 
 def current_ids() -> tuple[str, str] | None:
-    return None
+    try:
+        return children.current_ids()
+    except Exception as exc:  # noqa: BLE001
+        internal_error(exc, "tracing.current_ids")
+        return None
 
 
-def start_span(name: str, attributes: dict[str, Any]) -> Any:
-    return None
+def start_span(name: str, attributes: dict[str, Any], kind: SpanKind = SpanKind.CLIENT) -> Any:
+    """Start an active child span of the current span when it is recording; else ``None``."""
+    st = provider._state
+    if st is None:
+        return None
+    try:
+        return children.start_child(st, name, attributes, kind)
+    except Exception as exc:  # noqa: BLE001
+        internal_error(exc, "tracing.start_span")
+        return None
 
 
 def end_span(handle: Any, exc: BaseException | None = None) -> None:
-    return None
+    if handle is None:
+        return
+    try:
+        children.end_child(handle, exc)
+    except Exception as error:  # noqa: BLE001
+        internal_error(error, "tracing.end_span")
 
 
 def add_event(name: str, attributes: dict[str, Any]) -> None:
-    return None
+    try:
+        children.add_event(name, attributes)
+    except Exception as exc:  # noqa: BLE001
+        internal_error(exc, "tracing.add_event")

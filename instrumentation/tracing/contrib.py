@@ -1,0 +1,100 @@
+"""Optional instrumentations: outgoing HTTP clients and template rendering.
+
+Outgoing HTTP uses the OpenTelemetry contrib packages, when installed:
+``opentelemetry-instrumentation-requests``, ``-httpx`` and ``-urllib3``. They are optional
+extras: a missing package is skipped without a word; one that is installed but fails to
+instrument is logged once. They are given our tracer provider, so their CLIENT spans are
+children of the request span and share its export queue, and they inject ``traceparent`` into
+the outgoing request. Our own export thread suppresses them, so exporting is never traced.
+
+Template rendering is off by default (``TRACE_TEMPLATES``): nested includes multiply into noise
+spans. When on, ``django.template.base.Template.render`` is wrapped to make an INTERNAL child
+span per rendered template (only when the request is being recorded).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+from opentelemetry.trace import SpanKind, TracerProvider
+
+from instrumentation.conf import Settings
+
+logger = logging.getLogger("fleetobs.tracing")
+
+#: (module, instrumentor class) of the contrib instrumentations we enable when installed.
+HTTP_CLIENTS = (
+    ("opentelemetry.instrumentation.requests", "RequestsInstrumentor"),
+    ("opentelemetry.instrumentation.httpx", "HTTPXClientInstrumentor"),
+    ("opentelemetry.instrumentation.urllib3", "URLLib3Instrumentor"),
+)
+
+
+class _TemplatePatch:
+    """Wraps ``Template.render`` while installed; :meth:`uninstrument` restores it."""
+
+    def __init__(self) -> None:
+        from django.template.base import Template
+
+        self._original = Template.render
+        original = self._original
+
+        def render(template: Any, context: Any) -> Any:
+            from instrumentation import tracing
+
+            handle = tracing.start_span(
+                f"render {template.name or 'template'}",
+                {"code.function": "render", "template.name": str(template.name or "")},
+                kind=SpanKind.INTERNAL,
+            )
+            if handle is None:
+                return original(template, context)
+            error: BaseException | None = None
+            try:
+                return original(template, context)
+            except BaseException as exc:
+                error = exc
+                raise
+            finally:
+                tracing.end_span(handle, error)
+
+        render.__wrapped__ = original  # type: ignore[attr-defined]
+        Template.render = render  # type: ignore[method-assign,assignment]
+
+    def uninstrument(self) -> None:
+        from django.template.base import Template
+
+        Template.render = self._original  # type: ignore[method-assign]
+
+
+def instrument(provider: TracerProvider, settings: Settings) -> list[Any]:
+    """Enable what is installed and asked for; return handles for :func:`uninstrument`."""
+    done: list[Any] = []
+    for module_name, class_name in HTTP_CLIENTS:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        try:
+            instrumentor = getattr(module, class_name)()
+            if not instrumentor.is_instrumented_by_opentelemetry:
+                instrumentor.instrument(tracer_provider=provider)
+                done.append(instrumentor)
+        except Exception:
+            logger.exception("fleetobs: could not enable %s", class_name)
+    if settings.trace_templates:
+        try:
+            done.append(_TemplatePatch())
+        except Exception:
+            logger.exception("fleetobs: could not trace template rendering")
+    return done
+
+
+def uninstrument(handles: list[Any]) -> None:
+    for handle in reversed(handles):
+        try:
+            handle.uninstrument()
+        except Exception:
+            logger.debug("fleetobs: uninstrument failed", exc_info=True)

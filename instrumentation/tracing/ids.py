@@ -1,0 +1,29 @@
+"""Trace and span ids: random integers, and their lowercase hex forms for headers and logs.
+
+``random.getrandbits`` is what the SDK's own id generator uses; CPython reseeds the ``random``
+module in a forked child, so workers of a preloaded server never repeat each other's ids.
+"""
+
+from __future__ import annotations
+
+import random
+
+_getrandbits = random.getrandbits
+
+
+def new_trace_id() -> int:
+    """A random non-zero 128-bit trace id."""
+    return _getrandbits(128) or new_trace_id()
+
+
+def new_span_id() -> int:
+    """A random non-zero 64-bit span id."""
+    return _getrandbits(64) or new_span_id()
+
+
+def trace_hex(trace_id: int) -> str:
+    return format(trace_id, "032x")
+
+
+def span_hex(span_id: int) -> str:
+    return format(span_id, "016x")

@@ -1,0 +1,182 @@
+"""Server spans: one SERVER span per request, started by the middleware and finished by it.
+
+:func:`start_request` reads the W3C context from the request headers, decides sampling,
+starts the span (a :class:`~instrumentation.tracing.spans.FastSpan` when sampled, otherwise a
+``NonRecordingSpan`` that still carries ids for logs and outgoing calls) and makes it current.
+The route is only known once Django has resolved the URL, so :func:`finish_request` names the
+span ``"{method} {route}"`` (``"{method}"`` alone for unmatched requests, ``HTTP`` for
+non-standard methods, as the HTTP semantic conventions say), adds the response attributes,
+marks 5xx and unhandled exceptions as errors with an ``exception`` event, sets the trace-id
+response header and ends the span.
+
+Attributes (HTTP semantic conventions): ``http.request.method`` (and
+``http.request.method_original`` for ``_OTHER``), ``http.route`` (the same Django URL pattern
+as the metrics' ``http_route`` label), ``http.response.status_code``, ``url.path``,
+``url.scheme``, ``client.address`` (the socket peer), ``user_agent.original``,
+``server.address``, ``server.port``, ``network.protocol.version``, ``error.type``. The query
+string, headers, cookies and bodies are never recorded.
+"""
+
+from __future__ import annotations
+
+from contextvars import Token
+from typing import Any
+
+from opentelemetry import context as context_api
+from opentelemetry import trace as trace_api
+from opentelemetry.context import Context
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags, TraceState
+from opentelemetry.trace.status import Status, StatusCode
+
+from instrumentation.catalog import HTTP_METHODS, UNMATCHED_ROUTE
+from instrumentation.tracing.ids import new_span_id, new_trace_id, trace_hex
+from instrumentation.tracing.provider import TracingState
+from instrumentation.tracing.spans import FastSpan
+
+_METHODS = {method: method for method in HTTP_METHODS}
+_SAMPLED = TraceFlags(1)
+_NOT_SAMPLED = TraceFlags(0)
+_EMPTY_STATE = TraceState()
+_ERROR = Status(StatusCode.ERROR)
+_SERVER = SpanKind.SERVER
+_attach = context_api.attach
+_detach = context_api.detach
+_set_span_in_context = trace_api.set_span_in_context
+_MAX_HOSTS = 64
+_hosts: dict[str, tuple[str, int | None]] = {}
+
+
+class RequestHandle:
+    """What the middleware holds between :func:`start_request` and :func:`finish_request`."""
+
+    __slots__ = ("exception", "name_method", "span", "token", "trace_id")
+
+    def __init__(self, span: trace_api.Span, token: Token[Context], trace_id: int, name_method: str) -> None:
+        self.span = span
+        self.token = token
+        self.trace_id = trace_id
+        self.name_method = name_method
+        self.exception: BaseException | None = None
+
+    @property
+    def sampled(self) -> bool:
+        return bool(self.span.get_span_context().trace_flags & 1)
+
+    def trace_id_hex(self) -> str:
+        span = self.span
+        if type(span) is FastSpan:
+            return span.ids()[0]
+        return trace_hex(self.trace_id)
+
+
+def _server_address(host: str) -> tuple[str, int | None]:
+    parsed = _hosts.get(host)
+    if parsed is None:
+        name, port = host, None
+        if host.startswith("["):
+            end = host.find("]")
+            name = host[1:end] if end > 0 else host
+            rest = host[end + 1 :] if end > 0 else ""
+            if rest.startswith(":") and rest[1:].isdigit():
+                port = int(rest[1:])
+        elif host.count(":") == 1:
+            name, _, port_text = host.partition(":")
+            port = int(port_text) if port_text.isdigit() and len(port_text) <= 5 else None
+        parsed = (name[:255], port)
+        if len(_hosts) >= _MAX_HOSTS:
+            _hosts.clear()
+        _hosts[host] = parsed
+    return parsed
+
+
+def _attributes(request: Any, meta: Any, limit: int) -> tuple[dict[str, Any], str]:
+    raw_method = request.method or ""
+    method = _METHODS.get(raw_method)
+    attributes: dict[str, Any]
+    if method is None:
+        attributes = {"http.request.method": "_OTHER", "http.request.method_original": raw_method[:64]}
+        name_method = "HTTP"
+    else:
+        attributes = {"http.request.method": method}
+        name_method = method
+    attributes["url.path"] = request.path[:limit]
+    attributes["url.scheme"] = request.scheme
+    client = meta.get("REMOTE_ADDR")
+    if client:
+        attributes["client.address"] = client[:255]
+    agent = meta.get("HTTP_USER_AGENT")
+    if agent:
+        attributes["user_agent.original"] = agent[:limit]
+    host = meta.get("HTTP_HOST") or meta.get("SERVER_NAME")
+    if host:
+        address, port = _server_address(host)
+        attributes["server.address"] = address
+        if port is None:
+            server_port = meta.get("SERVER_PORT")
+            port = int(server_port) if isinstance(server_port, str) and server_port.isdigit() else None
+        if port is not None:
+            attributes["server.port"] = port
+    protocol = meta.get("SERVER_PROTOCOL")
+    if protocol and protocol.startswith("HTTP/"):
+        attributes["network.protocol.version"] = protocol[5:9]
+    return attributes, name_method
+
+
+def start_request(state: TracingState, request: Any) -> RequestHandle:
+    meta = request.META
+    parent, base = state.extract(meta)
+    attributes, name_method = _attributes(request, meta, state.settings.max_value_length)
+    span: trace_api.Span
+    if state.tracer is None:
+        trace_id = parent.trace_id if parent is not None else new_trace_id()
+        sampled = state.decider.decide(trace_id, parent)
+        span_context = SpanContext(
+            trace_id,
+            new_span_id(),
+            False,
+            _SAMPLED if sampled else _NOT_SAMPLED,
+            parent.trace_state if parent is not None else _EMPTY_STATE,
+        )
+        if sampled:
+            span = FastSpan(name_method, span_context, parent, _SERVER, attributes, state.sink)
+        else:
+            span = NonRecordingSpan(span_context)
+    else:
+        parent_context = base if base is not None else Context()
+        if parent is not None:
+            parent_context = _set_span_in_context(NonRecordingSpan(parent), parent_context)
+        span = state.tracer.start_span(
+            name_method, context=parent_context, kind=_SERVER, attributes=attributes
+        )
+        trace_id = span.get_span_context().trace_id
+    token = _attach(_set_span_in_context(span, base))
+    return RequestHandle(span, token, trace_id, name_method)
+
+
+def record_exception(handle: RequestHandle, exc: BaseException) -> None:
+    # Kept until the status is known: Http404/PermissionDenied become 4xx, not errors.
+    handle.exception = exc
+
+
+def finish_request(
+    state: TracingState, handle: RequestHandle, route: str, status: int, response: Any
+) -> None:
+    span = handle.span
+    try:
+        if span.is_recording():
+            if route and route != UNMATCHED_ROUTE:
+                span.update_name(f"{handle.name_method} {route}")
+                span.set_attribute("http.route", route)
+            span.set_attribute("http.response.status_code", status)
+            if status >= 500:
+                exc = handle.exception
+                span.set_status(_ERROR)
+                span.set_attribute("error.type", type(exc).__qualname__ if exc is not None else str(status))
+                if exc is not None:
+                    span.record_exception(exc, escaped=response is None)
+            span.end()
+        header = state.header
+        if header and response is not None:
+            response[header] = handle.trace_id_hex()
+    finally:
+        _detach(handle.token)

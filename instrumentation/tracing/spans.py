@@ -1,0 +1,256 @@
+"""Spans: a lean recording span for the request path, turned into SDK spans only at export.
+
+The SDK's ``Span`` validates every attribute under a lock, builds bounded containers and calls
+every span processor at start and end: about 20 µs for a server span. :class:`FastSpan` is a
+plain object holding a dict; ``end()`` hands it to the batcher (a deque append). The export
+thread later converts it with :meth:`FastSpan.to_readable` into an SDK ``ReadableSpan`` (this is
+where attribute values are validated and bounded, off the request thread), so the exporters
+are the SDK's own.
+
+:class:`FastSpan` implements the whole OpenTelemetry ``Span`` API, so it sits in the
+OpenTelemetry context like any span: ``trace.get_current_span()`` in a view returns it, the
+contrib instrumentations and ``tracer.start_as_current_span`` parent their spans to it, and the
+W3C propagator injects its ids into outgoing requests. Only sampled spans are ``FastSpan``\\s:
+an unsampled request carries a ``NonRecordingSpan`` (ids only), and child spans under it are
+never created.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+from opentelemetry import trace as trace_api
+from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import Link, SpanContext, SpanKind
+from opentelemetry.trace.status import Status, StatusCode
+from opentelemetry.util import types
+
+from instrumentation.tracing.ids import span_hex, trace_hex
+
+MAX_ATTRIBUTES = 128
+MAX_EVENTS = 128
+MAX_LINKS = 128
+MAX_STACKTRACE = 8192
+_UNSET = Status(StatusCode.UNSET)
+_time_ns = time.time_ns
+
+
+def exception_attributes(exception: BaseException, escaped: bool = False) -> dict[str, types.AnyValue]:
+    """The semantic-convention attributes of an ``exception`` event."""
+    try:
+        message = str(exception)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not break the span
+        message = "<unprintable>"
+    stack = "".join(traceback.format_exception(type(exception), exception, exception.__traceback__))
+    return {
+        "exception.type": type(exception).__qualname__,
+        "exception.message": message,
+        "exception.stacktrace": stack[-MAX_STACKTRACE:],
+        "exception.escaped": str(escaped),
+    }
+
+
+class FastSpan(trace_api.Span):
+    """A sampled, recording span owned by the thread that started it."""
+
+    __slots__ = (
+        "_attributes",
+        "_context",
+        "_end",
+        "_events",
+        "_ids",
+        "_kind",
+        "_links",
+        "_name",
+        "_parent",
+        "_sink",
+        "_start",
+        "_status",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        context: SpanContext,
+        parent: SpanContext | None,
+        kind: SpanKind,
+        attributes: dict[str, Any],
+        sink: Callable[[FastSpan], None],
+        start_time: int | None = None,
+    ) -> None:
+        self._name = name
+        self._context = context
+        self._parent = parent
+        self._kind = kind
+        self._attributes = attributes
+        self._sink = sink
+        self._start = start_time or _time_ns()
+        self._end: int | None = None
+        self._events: list[tuple[str, Mapping[str, Any], int]] | None = None
+        self._links: list[Link] | None = None
+        self._status = _UNSET
+        self._ids: tuple[str, str] | None = None
+
+    # -- the OpenTelemetry Span API ------------------------------------------------------------
+    def end(self, end_time: int | None = None) -> None:
+        if self._end is None:
+            self._end = end_time or _time_ns()
+            self._sink(self)
+
+    def get_span_context(self) -> SpanContext:
+        return self._context
+
+    def set_attributes(self, attributes: Mapping[str, types.AnyValue]) -> None:
+        if self._end is None:
+            self._attributes.update(attributes)
+
+    def set_attribute(self, key: str, value: types.AnyValue) -> None:
+        if self._end is None:
+            self._attributes[key] = value
+
+    def add_event(self, name: str, attributes: types.Attributes = None, timestamp: int | None = None) -> None:
+        if self._end is not None:
+            return
+        events = self._events
+        if events is None:
+            events = self._events = []
+        if len(events) < MAX_EVENTS:
+            events.append((name, dict(attributes) if attributes else {}, timestamp or _time_ns()))
+
+    def add_link(self, context: SpanContext, attributes: types.Attributes = None) -> None:
+        if self._end is not None or not context.is_valid:
+            return
+        links = self._links
+        if links is None:
+            links = self._links = []
+        if len(links) < MAX_LINKS:
+            links.append(Link(context, attributes))
+
+    def update_name(self, name: str) -> None:
+        if self._end is None:
+            self._name = name
+
+    def is_recording(self) -> bool:
+        return self._end is None
+
+    def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
+        # The SDK's rules: OK is final, UNSET never overrides.
+        if self._end is not None or self._status.status_code is StatusCode.OK:
+            return
+        if isinstance(status, StatusCode):
+            status = Status(status, description)
+        if status.status_code is not StatusCode.UNSET:
+            self._status = status
+
+    def record_exception(
+        self,
+        exception: BaseException,
+        attributes: types.Attributes = None,
+        timestamp: int | None = None,
+        escaped: bool = False,
+    ) -> None:
+        if self._end is not None:
+            return
+        event_attributes = exception_attributes(exception, escaped)
+        if attributes:
+            event_attributes.update(attributes)
+        self.add_event("exception", event_attributes, timestamp)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_val: BaseException | None,
+        exc_tb: TracebackType | None,
+    ) -> None:
+        if exc_val is not None and self._end is None:
+            self.record_exception(exc_val, escaped=True)
+            self.set_status(Status(StatusCode.ERROR, f"{type(exc_val).__name__}: {exc_val}"))
+        self.end()
+
+    # -- ours --------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def kind(self) -> SpanKind:
+        return self._kind
+
+    @property
+    def attributes(self) -> Mapping[str, Any]:
+        return self._attributes
+
+    @property
+    def status(self) -> Status:
+        return self._status
+
+    def ids(self) -> tuple[str, str]:
+        """``(trace_id, span_id)`` as lowercase hex, computed once."""
+        ids = self._ids
+        if ids is None:
+            ids = self._ids = (trace_hex(self._context.trace_id), span_hex(self._context.span_id))
+        return ids
+
+    def to_readable(self, resource: Resource, scope: InstrumentationScope) -> ReadableSpan:
+        """The SDK span the exporters understand (called on the export thread)."""
+        events: Sequence[Event] = ()
+        if self._events:
+            events = [
+                Event(name, BoundedAttributes(MAX_ATTRIBUTES, _clean(attributes), immutable=True), ts)
+                for name, attributes, ts in self._events
+            ]
+        return ReadableSpan(
+            name=self._name,
+            context=self._context,
+            parent=self._parent,
+            resource=resource,
+            attributes=BoundedAttributes(MAX_ATTRIBUTES, _clean(self._attributes), immutable=True),
+            events=events,
+            links=self._links or (),
+            kind=self._kind,
+            status=self._status,
+            start_time=self._start,
+            end_time=self._end,
+            instrumentation_scope=scope,
+        )
+
+    def __repr__(self) -> str:
+        return f"FastSpan({self._name!r}, trace_id={trace_hex(self._context.trace_id)})"
+
+
+def _clean(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """Drop ``None`` values and make strings encodable, so one bad value cannot fail a batch."""
+    cleaned: dict[str, Any] = {}
+    for key, value in attributes.items():
+        if value is None:
+            continue
+        if type(value) is str and not value.isascii():
+            cleaned[key] = value.encode("utf-8", "replace").decode("utf-8")
+        else:
+            cleaned[key] = value
+    return cleaned
+
+
+def copy_with_resource(span: ReadableSpan, resource: Resource) -> ReadableSpan:
+    """An SDK span re-issued with this process's resource (pid, instance id after fork)."""
+    return ReadableSpan(
+        name=span.name,
+        context=span.context,
+        parent=span.parent,
+        resource=resource,
+        attributes=span.attributes,
+        events=span.events,
+        links=span.links,
+        kind=span.kind,
+        status=span.status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
