@@ -1,7 +1,6 @@
 """Logging: one JSON pipeline (ECS field names) for structlog and the standard library.
 
-Contract used by the middleware and :mod:`instrumentation.apps` (the logging package
-implements it):
+Contract used by the middleware and :mod:`instrumentation.apps`:
 
 ``configure()``                         install the pipeline (unless LOGGING_CONFIGURE is off).
 ``reset()``                             undo configure() and forget global state (tests).
@@ -9,34 +8,72 @@ implements it):
 ``finish_request(token, request, info)``emit the access-log line and unbind the context.
 ``log_n_plus_one(route, statement, count)`` warning line for an N+1 detection.
 ``shutdown()``                          flush shippers (worker exit).
+``gunicorn_logconfig()``                ``logconfig_dict`` making gunicorn's loggers write the same JSON.
+
+Modules, by role:
+
+``pipeline``   the pipeline itself: settings snapshot, ProcessorFormatter chain, handler, output.
+``context``    request context (contextvars) and the access-log line.
+``ecs``        ECS field names (from the catalogue) and nesting.
+``redaction``  secrets, personal data, control characters, truncation (also used for spans).
+``render``     orjson and console rendering.
+``shipper``    optional direct shipping to Elasticsearch (bulk, background thread, bounded).
+``assets``     Elasticsearch index template, ILM policy, Kibana saved objects, from the catalogue.
+``cli``        ``fleetobs elasticsearch ...`` and ``fleetobs kibana ...``.
 """
 
 from __future__ import annotations
 
+from contextvars import Token
 from typing import Any
 
-__all__ = ["begin_request", "configure", "finish_request", "log_n_plus_one", "reset", "shutdown"]
+from instrumentation.logging import context, pipeline, redaction, render
+from instrumentation.logging import shipper as _shipper
+from instrumentation.logging.pipeline import EcsFormatter, EcsHandler, gunicorn_logconfig
+
+__all__ = [
+    "EcsFormatter",
+    "EcsHandler",
+    "begin_request",
+    "configure",
+    "finish_request",
+    "gunicorn_logconfig",
+    "log_n_plus_one",
+    "reset",
+    "shutdown",
+]
 
 
 def configure() -> None:
-    """Install the JSON pipeline (placeholder until the logging package lands)."""
+    """Install the JSON pipeline for structlog and the standard library (idempotent)."""
+    pipeline.configure()
 
 
 def reset() -> None:
-    """Undo :func:`configure`."""
+    """Undo :func:`configure` and forget every cached value."""
+    pipeline.reset()
+    context.reset()
+    redaction.reset()
+    render.reset()
+    _shipper.reset()
 
 
 def shutdown() -> None:
-    """Flush shippers."""
+    """Flush the Elasticsearch shipper, if any (gunicorn ``worker_exit``)."""
+    pipeline.shutdown()
 
 
 def begin_request(request: Any, request_id: str) -> Any:
-    return None
+    """Bind the request's context (ids, method, path) for every log line until finish."""
+    token: Token[Any] = context.begin_request(request, request_id)
+    return token
 
 
 def finish_request(token: Any, request: Any, info: Any) -> None:
-    return None
+    """Write the access-log line for ``request`` and unbind its context."""
+    context.finish_request(token, request, info)
 
 
 def log_n_plus_one(route: str, statement: str, count: int) -> None:
-    return None
+    """Warn that ``statement`` ran ``count`` times while serving ``route``."""
+    context.log_n_plus_one(route, statement, count)

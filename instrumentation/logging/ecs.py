@@ -1,0 +1,94 @@
+"""Elastic Common Schema shape of a log event: which keys exist, and how they nest.
+
+The pipeline works on a *flat* event (dotted ECS names as keys, ``{"log.level": "info"}``) and
+:func:`nest` turns it into the nested objects Elasticsearch and Filebeat expect for ECS
+(``{"log": {"level": "info"}}``) just before rendering. Nested output was chosen over dotted
+keys because ECS documents are nested in Elasticsearch's ``_source``, Filebeat's
+``decode_json_fields`` and Kibana's Discover show them the same either way, and an object key
+such as ``http`` can never collide with a leaf key of the same name.
+
+Only names declared in :data:`instrumentation.catalog.LOG_FIELDS` appear at the top level;
+anything else the application binds goes under ``labels`` (mapped ``flattened``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from instrumentation.catalog.log_fields import ECS_VERSION, LOG_FIELDS
+
+__all__ = [
+    "CONTAINER_FIELDS",
+    "FIELD_NAMES",
+    "LEVELS",
+    "LEVEL_NUMBERS",
+    "StaticFields",
+    "nest",
+]
+
+#: Every dotted name a line may carry at the top level.
+FIELD_NAMES: frozenset[str] = frozenset(f.name for f in LOG_FIELDS)
+#: Fields that hold objects of their own (their contents are not individually catalogued).
+CONTAINER_FIELDS: frozenset[str] = frozenset(f.name for f in LOG_FIELDS if f.type in {"object", "flattened"})
+
+#: stdlib level number -> ECS ``log.level`` (lower case, as ECS recommends).
+LEVELS: dict[int, str] = {10: "debug", 20: "info", 30: "warning", 40: "error", 50: "critical"}
+LEVEL_NUMBERS: dict[str, int] = {name: number for number, name in LEVELS.items()} | {
+    "warn": 30,
+    "exception": 40,
+    "fatal": 50,
+    "notset": 0,
+}
+
+
+def nest(flat: dict[str, Any]) -> dict[str, Any]:
+    """``{"a.b": 1, "a.c": 2, "d": 3}`` -> ``{"a": {"b": 1, "c": 2}, "d": 3}``."""
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        if "." not in key or key[0] == "@":
+            out[key] = value
+            continue
+        parts = key.split(".")
+        node = out
+        for part in parts[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = {}
+                node[part] = child
+            node = child
+        node[parts[-1]] = value
+    return out
+
+
+class StaticFields:
+    """Fields that are the same on every line of a process: service, host, process, ECS version.
+
+    Built once per configuration; :meth:`for_current_process` re-reads the pid after a fork.
+    """
+
+    __slots__ = ("_pid", "ecs", "flat", "host", "process", "service")
+
+    def __init__(self, service_name: str, service_version: str, environment: str, host_name: str) -> None:
+        self.ecs = {"version": ECS_VERSION}
+        self.service = {"name": service_name, "version": service_version, "environment": environment}
+        self.host = {"name": host_name}
+        self._pid = os.getpid()
+        self.process = {"pid": self._pid}
+        self.flat: dict[str, Any] = {
+            "ecs.version": ECS_VERSION,
+            "service.name": service_name,
+            "service.version": service_version,
+            "service.environment": environment,
+            "host.name": host_name,
+            "process.pid": self._pid,
+        }
+
+    def for_current_process(self) -> StaticFields:
+        """Refresh the pid when this process is a fork of the one that built the fields."""
+        pid = os.getpid()
+        if pid != self._pid:
+            self._pid = pid
+            self.process = {"pid": pid}
+            self.flat = {**self.flat, "process.pid": pid}
+        return self

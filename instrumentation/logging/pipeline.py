@@ -1,0 +1,535 @@
+"""The one log pipeline: structlog and the standard library rendered the same way.
+
+::
+
+    structlog logger ──> merge_contextvars ──> wrap_for_formatter ─┐
+                                                                    ├─> stdlib handler tree
+    stdlib logger (Django, gunicorn, libraries) ───────────────────┘        │
+                                                                             v
+        EcsHandler ──> EcsFormatter (structlog ProcessorFormatter)
+                         foreign_pre_chain: merge_contextvars
+                         processors: EcsProcessor (ECS fields, request context, trace ids,
+                                     exception, redaction, hygiene) ──> nest ──> orjson
+                       ──> Pipeline.write: stdout (one write per line) + Elasticsearch shipper
+
+    access log line (the hot path): built as a nested ECS dict directly ──> Pipeline.write
+
+Why structlog's ``ProcessorFormatter`` rather than python-json-logger: both sides (structlog
+events and foreign stdlib records) go through the *same* processor objects, so there is one
+field mapping, one redaction step and one renderer to keep right; python-json-logger would
+need its own field mapping (rename_fields, static fields, exception formatting) that must be
+kept equal to structlog's by hand, and it renders with its own encoder. ``EcsFormatter`` can
+also be used on its own in a user's ``LOGGING`` dict.
+
+The access log line skips the stdlib machinery (record creation, handler locks, formatter)
+because it is emitted once per request and must cost a few microseconds; it still honours the
+level of the ``fleetobs.access`` logger and writes through the same :class:`Pipeline`.
+
+State: :func:`configure` installs one :class:`Pipeline` (settings snapshot, redactor, static
+fields, output) and :func:`reset` removes it and restores the handlers it replaced. Handlers
+created before :func:`configure` (gunicorn's ``logconfig_dict`` in the master) use
+:func:`current`, which builds a pipeline from the settings or the environment on demand.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Mapping
+from types import TracebackType
+from typing import IO, Any
+
+import structlog
+
+from instrumentation.logging import render
+from instrumentation.logging.ecs import FIELD_NAMES, LEVEL_NUMBERS, LEVELS, StaticFields, nest
+from instrumentation.logging.redaction import REDACTED, Redactor
+
+__all__ = [
+    "ACCESS_LOGGER",
+    "EcsFormatter",
+    "EcsHandler",
+    "EcsProcessor",
+    "Pipeline",
+    "configure",
+    "current",
+    "gunicorn_logconfig",
+    "installed",
+    "reset",
+    "shutdown",
+]
+
+ACCESS_LOGGER = "fleetobs.access"
+#: Stack traces may be longer than other values: this many times ``max_value_length``.
+STACK_TRACE_FACTOR = 8
+
+_ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+
+# Attributes every LogRecord has; anything else on a record came from ``extra=``.
+_RECORD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+    "_logger",
+    "_name",
+    "_from_structlog",
+}
+# Extras that Django attaches to its records: the request object (its repr would leak the query
+# string) and the dev server's time string are dropped; the status code is an ECS field.
+_DROPPED_EXTRAS = frozenset({"request", "server_time", "color_message"})
+_EXTRA_ALIASES = {"status_code": "http.response.status_code"}
+_MULTILINE_FIELDS = frozenset({"message", "error.message", "error.stack_trace"})
+
+
+def _settings() -> Any:
+    """The current settings; outside a configured Django (gunicorn master) the environment."""
+    from instrumentation import conf
+
+    try:
+        return conf.get_settings()
+    except Exception:  # noqa: BLE001 - Django settings not configured in this process
+        build = getattr(conf, "_build", None)
+        if build is not None:
+            return build({})[0]
+        return conf.Settings()
+
+
+class Pipeline:
+    """Everything a line needs, resolved once from a settings snapshot."""
+
+    def __init__(self, settings: Any, *, stream: IO[str] | None = None, shipper: Any = None) -> None:
+        self.settings = settings
+        self.format = settings.log_format if settings.log_format in {"json", "console"} else "json"
+        self.level = logging.getLevelName(str(settings.log_level).upper())
+        if not isinstance(self.level, int):
+            self.level = logging.INFO
+        self.redactor = Redactor(
+            settings.redact_keys,
+            pii_masking=settings.pii_masking,
+            max_value_length=settings.max_value_length,
+        )
+        self.stack_limit = settings.max_value_length * STACK_TRACE_FACTOR
+        self.static = StaticFields(
+            settings.service_name, settings.service_version, settings.environment, settings.host_name
+        )
+        self.dataset = "django.log"
+        self.access_enabled = bool(settings.access_log)
+        self.sample_rate = float(settings.access_log_sample_rate)
+        self.stream = stream
+        self.shipper = shipper
+        self._lock = threading.Lock()
+
+    # --- output ----------------------------------------------------------------------------
+    def write_event(self, event: dict[str, Any]) -> None:
+        """Render a nested event and write it to the stream and the shipper."""
+        if self.format == "json":
+            data = render.render_json(event)
+            self.write(data, data)
+        else:
+            self.write(render.render_console(event), render.render_json(event) if self.shipper else None)
+
+    def write(self, data: bytes, json_data: bytes | None) -> None:
+        """Write one rendered line; hand the JSON form to the shipper (never blocks on it)."""
+        stream = self.stream if self.stream is not None else sys.stdout
+        try:
+            if stream is sys.__stdout__ and stream is not None:
+                _write_fd(stream, data)
+            elif stream is not None:
+                with self._lock:
+                    stream.write(data.decode("utf-8"))
+                    stream.flush()
+        except (OSError, ValueError):
+            pass  # stdout closed or full of errors: nothing sensible to log to
+        if json_data is not None and self.shipper is not None:
+            self.shipper.put(json_data)
+
+    # --- building events ---------------------------------------------------------------------
+    def exception_fields(self, exc_info: _ExcInfo, flat: dict[str, Any]) -> None:
+        """Fill ``error.*`` from an exception, secrets masked."""
+        exc_type, exc, tb = exc_info
+        flat["error.type"] = error_type(exc_type)
+        flat["error.message"] = self.redactor.clean_text(safe_str(exc))
+        stack = "".join(traceback.format_exception(exc_type, exc, tb))
+        flat["error.stack_trace"] = self.redactor.clean_text(stack, limit=self.stack_limit)
+
+    def field_value(self, key: str, value: Any) -> Any:
+        """A catalogued field's value after redaction and hygiene."""
+        redactor = self.redactor
+        if isinstance(value, str):
+            if key == "url.query":
+                value = redactor.redact_query(value)
+            elif key in {"url.full", "url.original"}:
+                value = redactor.redact_url(value)
+            if key in _MULTILINE_FIELDS:
+                return redactor.clean_text(value)
+            return redactor.clean(redactor.redact_text(value))
+        return redactor.redact_value(value)
+
+
+def error_type(exc_type: type[BaseException]) -> str:
+    """``ValueError`` for builtins, ``package.module.Class`` otherwise."""
+    module = exc_type.__module__
+    if module in {"builtins", "__main__"}:
+        return exc_type.__qualname__
+    return f"{module}.{exc_type.__qualname__}"
+
+
+def safe_str(value: object) -> str:
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not lose the line
+        return f"<unprintable {type(value).__name__}>"
+
+
+def _write_fd(stream: IO[str], data: bytes) -> None:
+    """One ``write(2)`` per line where possible: lines from several workers never interleave."""
+    stream.flush()
+    fd = stream.fileno()
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+class EcsProcessor:
+    """structlog processor: event dict (structlog or foreign stdlib record) -> flat ECS event."""
+
+    def __init__(self, pipeline: Pipeline | None = None) -> None:
+        self._pipeline = pipeline
+
+    def __call__(self, logger: Any, method_name: str, event_dict: Any) -> Any:
+        pipeline = self._pipeline or current()
+        return pipeline_event(pipeline, method_name, event_dict)
+
+
+def pipeline_event(pipeline: Pipeline, method_name: str, ed: dict[str, Any]) -> dict[str, Any]:
+    """Build the flat ECS event for one record; see the module docstring for the order."""
+    from instrumentation.logging import context
+
+    record: logging.LogRecord | None = ed.pop("_record", None)
+    from_structlog = ed.pop("_from_structlog", False)
+    flat: dict[str, Any] = dict(pipeline.static.for_current_process().flat)
+    if record is not None:
+        flat["@timestamp"] = render.format_timestamp(record.created)
+        flat["log.level"] = LEVELS.get(record.levelno) or record.levelname.lower()
+        flat["log.logger"] = record.name
+        if not from_structlog:
+            for key, value in record.__dict__.items():
+                if key not in _RECORD_ATTRIBUTES:
+                    ed.setdefault(_EXTRA_ALIASES.get(key, key), value)
+    else:
+        flat["@timestamp"] = render.format_timestamp(time.time())
+        level = LEVEL_NUMBERS.get(method_name, logging.INFO)
+        flat["log.level"] = LEVELS.get(level, method_name)
+        flat["log.logger"] = str(ed.pop("logger", ""))
+    logger_name = flat["log.logger"]
+    flat["event.dataset"] = logger_name if logger_name.startswith("gunicorn.") else pipeline.dataset
+    context.add_request_fields(flat)
+
+    message = ed.pop("event", "")
+    exc_info = ed.pop("exc_info", None)
+    stack_info = ed.pop("stack_info", None)
+    for key in ("positional_args", "level", "timestamp"):
+        ed.pop(key, None)
+
+    redactor = pipeline.redactor
+    labels: dict[str, Any] | None = None
+    for key, value in ed.items():
+        if key in _DROPPED_EXTRAS:
+            continue
+        if key in FIELD_NAMES and key != "labels":
+            flat[key] = REDACTED if redactor.is_sensitive_key(key) else pipeline.field_value(key, value)
+            continue
+        if labels is None:
+            labels = {}
+        if key == "labels" and isinstance(value, Mapping):
+            labels.update(redactor.redact_mapping(value))
+        elif redactor.is_sensitive_key(key):
+            labels[key] = REDACTED
+        else:
+            labels[key] = redactor.redact_value(
+                redactor.redact_text(value) if isinstance(value, str) else value
+            )
+    if labels:
+        flat["labels"] = labels
+
+    flat["message"] = redactor.clean_text(message if isinstance(message, str) else safe_str(message))
+    resolved = _resolve_exc_info(exc_info)
+    if resolved is not None:
+        pipeline.exception_fields(resolved, flat)
+    elif stack_info:
+        flat["error.stack_trace"] = redactor.clean_text(str(stack_info), limit=pipeline.stack_limit)
+    return flat
+
+
+def _resolve_exc_info(exc_info: Any) -> _ExcInfo | None:
+    if not exc_info:
+        return None
+    if isinstance(exc_info, BaseException):
+        return type(exc_info), exc_info, exc_info.__traceback__
+    if isinstance(exc_info, tuple) and len(exc_info) == 3 and exc_info[0] is not None:
+        return exc_info
+    current_exc = sys.exc_info()
+    if current_exc[0] is None or current_exc[1] is None:
+        return None
+    return current_exc[0], current_exc[1], current_exc[2]
+
+
+def _capture_exc_info(logger: Any, method_name: str, event_dict: Any) -> Any:
+    """``log.exception(...)`` / ``exc_info=True``: capture the exception while it is current."""
+    if event_dict.get("exc_info") is True:
+        event_dict["exc_info"] = sys.exc_info()
+    return event_dict
+
+
+class _Render:
+    """Final ProcessorFormatter step: flat ECS event -> the text of one line."""
+
+    def __init__(self, pipeline: Pipeline | None) -> None:
+        self._pipeline = pipeline
+
+    def __call__(self, logger: Any, method_name: str, flat: Any) -> str:
+        pipeline = self._pipeline or current()
+        event = nest(flat)
+        if pipeline.format == "console":
+            return render.render_console(event).decode("utf-8").rstrip("\n")
+        return render.render_json(event).decode("utf-8").rstrip("\n")
+
+
+class EcsFormatter(structlog.stdlib.ProcessorFormatter):
+    """Formats any LogRecord (structlog's or not) as one ECS JSON line (or a console line).
+
+    Usable on its own in a ``LOGGING`` dict: ``{"()": "instrumentation.logging.EcsFormatter"}``.
+    """
+
+    def __init__(self, pipeline: Pipeline | None = None, **kwargs: Any) -> None:
+        super().__init__(
+            processors=[
+                EcsProcessor(pipeline),
+                _Render(pipeline),
+            ],
+            foreign_pre_chain=[structlog.contextvars.merge_contextvars],
+            keep_exc_info=False,
+            keep_stack_info=False,
+            pass_foreign_args=False,
+            **kwargs,
+        )
+        self._ecs_processor = EcsProcessor(pipeline)
+        self._pipeline = pipeline
+
+    def ecs_event(self, record: logging.LogRecord) -> dict[str, Any]:
+        """The nested ECS event of ``record`` (used when a second rendering is needed)."""
+        copy = logging.makeLogRecord(record.__dict__)
+        msg = copy.msg
+        ed: dict[str, Any]
+        if isinstance(msg, dict) and getattr(copy, "_logger", None) is not None:
+            ed = dict(msg)
+            ed["_record"] = copy
+            ed["_from_structlog"] = True
+        else:
+            ed = {"event": copy.getMessage(), "_record": copy, "exc_info": copy.exc_info}
+            ed = dict(structlog.contextvars.merge_contextvars(None, copy.levelname.lower(), ed))
+        return nest(self._ecs_processor(None, copy.levelname.lower(), ed))
+
+
+class EcsHandler(logging.Handler):
+    """Writes records through the current :class:`Pipeline` (stdout and, if set, Elasticsearch)."""
+
+    def __init__(self, level: int | str = logging.NOTSET, pipeline: Pipeline | None = None) -> None:
+        super().__init__(level)
+        self._pipeline = pipeline
+        self.setFormatter(EcsFormatter(pipeline))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            pipeline = self._pipeline or current()
+            text = self.format(record).encode("utf-8", "backslashreplace") + b"\n"
+            json_data: bytes | None = text
+            if pipeline.format != "json":
+                json_data = None
+                formatter = self.formatter
+                if pipeline.shipper is not None and isinstance(formatter, EcsFormatter):
+                    json_data = render.render_json(formatter.ecs_event(record))
+            pipeline.write(text, json_data)
+        except RecursionError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - never lose the line silently
+            _emit_fallback(record, exc)
+
+
+def _emit_fallback(record: logging.LogRecord, exc: Exception) -> None:
+    """Formatting failed: still write one valid line, and let tests see the bug."""
+    from instrumentation import _safety
+
+    pipeline = current()
+    event = nest(
+        {
+            **pipeline.static.for_current_process().flat,
+            "@timestamp": render.format_timestamp(record.created),
+            "log.level": LEVELS.get(record.levelno, "error"),
+            "log.logger": record.name,
+            "message": pipeline.redactor.clean_text(safe_str(record.msg)),
+            "event.dataset": pipeline.dataset,
+            "error.type": error_type(type(exc)),
+            "error.message": pipeline.redactor.clean_text(safe_str(exc)),
+        }
+    )
+    pipeline.write(render.render_json(event), render.render_json(event))
+    if _safety.RAISE_INTERNAL_ERRORS:
+        raise exc
+
+
+# --- global state ------------------------------------------------------------------------------
+_installed: Pipeline | None = None
+_on_demand: Pipeline | None = None
+_on_demand_source: object | None = None
+_undo: list[tuple[logging.Logger, list[logging.Handler], list[logging.Handler], int | None]] = []
+_captured_warnings = False
+
+
+def current() -> Pipeline:
+    """The configured pipeline, or one built on demand from the current settings."""
+    global _on_demand, _on_demand_source
+    if _installed is not None:
+        return _installed
+    settings = _settings()
+    if _on_demand is None or settings is not _on_demand_source:
+        _on_demand = Pipeline(settings)
+        _on_demand_source = settings
+    return _on_demand
+
+
+def installed() -> Pipeline | None:
+    """The pipeline :func:`configure` installed, or ``None``."""
+    return _installed
+
+
+def _is_console_handler(handler: logging.Handler) -> bool:
+    if isinstance(handler, (EcsHandler, logging.FileHandler)):
+        return False
+    if not isinstance(handler, logging.StreamHandler):
+        return False
+    stream = handler.stream
+    return stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)
+
+
+def configure(*, stream: IO[str] | None = None) -> Pipeline:
+    """Install the pipeline for structlog and the standard library (idempotent).
+
+    The root logger gets one :class:`EcsHandler` at ``LOG_LEVEL``. Loggers that kept their own
+    console handlers (Django's ``django`` and ``django.server``, gunicorn's when started
+    without our ``logconfig_dict``) lose those: propagating loggers reach the root handler,
+    non-propagating ones get an :class:`EcsHandler` of their own. :func:`reset` puts everything
+    back. ``stream`` overrides standard output (tests).
+    """
+    global _installed, _captured_warnings
+    from instrumentation.logging import shipper as shipper_module
+
+    if _installed is not None:
+        reset()
+    settings = _settings()
+    ship = shipper_module.from_settings(settings)
+    pipeline = Pipeline(settings, stream=stream, shipper=ship)
+    _installed = pipeline
+
+    root = logging.getLogger()
+    kept_root = [h for h in root.handlers if not _is_console_handler(h) and not isinstance(h, EcsHandler)]
+    _replace_handlers(root, [*kept_root, EcsHandler()], pipeline.level)
+    for name, candidate in list(logging.root.manager.loggerDict.items()):
+        if not isinstance(candidate, logging.Logger):
+            continue
+        consoles = [h for h in candidate.handlers if _is_console_handler(h)]
+        if not consoles:
+            continue
+        kept = [h for h in candidate.handlers if h not in consoles]
+        if not candidate.propagate:
+            kept.append(EcsHandler())
+        _replace_handlers(candidate, kept, None, name=name)
+    if not _captured_warnings:
+        logging.captureWarnings(True)
+        _captured_warnings = True
+
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            _capture_exc_info,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.make_filtering_bound_logger(pipeline.level),
+        cache_logger_on_first_use=True,
+    )
+    return pipeline
+
+
+def _replace_handlers(
+    logger: logging.Logger, handlers: list[logging.Handler], level: int | None, *, name: str = ""
+) -> None:
+    previous = list(logger.handlers)
+    _undo.append((logger, previous, handlers, logger.level if level is not None else None))
+    for handler in previous:
+        logger.removeHandler(handler)
+    for handler in handlers:
+        logger.addHandler(handler)
+    if level is not None:
+        logger.setLevel(level)
+
+
+def shutdown(timeout: float = 5.0) -> None:
+    """Flush the shipper of the installed pipeline (worker exit)."""
+    pipeline = _installed
+    if pipeline is not None and pipeline.shipper is not None:
+        pipeline.shipper.close(timeout)
+
+
+def reset() -> None:
+    """Stop the shipper, restore replaced handlers and structlog's defaults, forget state."""
+    global _installed, _on_demand, _on_demand_source, _captured_warnings
+    pipeline = _installed
+    _installed = None
+    _on_demand = None
+    _on_demand_source = None
+    if pipeline is not None and pipeline.shipper is not None:
+        pipeline.shipper.close(0.5)
+    while _undo:
+        logger, previous, added, level = _undo.pop()
+        for handler in added:
+            logger.removeHandler(handler)
+            if isinstance(handler, EcsHandler):
+                handler.close()
+        for handler in previous:
+            logger.addHandler(handler)
+        if level is not None:
+            logger.setLevel(level)
+    if _captured_warnings:
+        logging.captureWarnings(False)
+        _captured_warnings = False
+    structlog.reset_defaults()
+    render.reset()
+
+
+def gunicorn_logconfig() -> dict[str, Any]:
+    """``logconfig_dict`` for gunicorn: its error and access loggers write the same JSON.
+
+    Resolved lazily by the handlers, so it is safe to call in the gunicorn master before
+    Django is set up; the level follows ``FLEETOBS_LOG_LEVEL``.
+    """
+    level = str(os.environ.get("FLEETOBS_LOG_LEVEL", "INFO")).upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        level = "INFO"
+    handler = {"class": "instrumentation.logging.pipeline.EcsHandler"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "root": {"level": level, "handlers": ["fleetobs"]},
+        "loggers": {
+            "gunicorn.error": {"level": level, "handlers": ["fleetobs"], "propagate": False},
+            "gunicorn.access": {"level": "INFO", "handlers": ["fleetobs"], "propagate": False},
+        },
+        "handlers": {"fleetobs": handler},
+        "formatters": {},
+    }
