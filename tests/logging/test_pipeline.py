@@ -1,0 +1,217 @@
+"""The pipeline: structlog and stdlib lines come out as the same ECS JSON."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import logging.config
+import re
+import sys
+import warnings
+from typing import Any
+
+import pytest
+import structlog
+
+from instrumentation import logging as fleet_logging
+from instrumentation.catalog import LOG_FIELDS
+from instrumentation.catalog.log_fields import ECS_VERSION
+from instrumentation.logging import pipeline
+from tests.logging.conftest import Captured
+
+FIELDS = {f.name for f in LOG_FIELDS}
+
+
+def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
+    if isinstance(value, dict) and prefix != "labels":
+        for key, item in value.items():
+            _flatten(f"{prefix}.{key}" if prefix else key, item, out)
+    else:
+        out[prefix] = value
+
+
+def flat(line: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    _flatten("", line, out)
+    return out
+
+
+def test_stdlib_and_structlog_lines_have_the_same_shape(logs: Captured) -> None:
+    logging.getLogger("shop.orders").warning("stock low for %s", "sku-1")
+    structlog.get_logger("shop.orders").warning("stock low", sku="sku-1")
+    stdlib, native = logs.lines()
+    for line in (stdlib, native):
+        fields = flat(line)
+        assert fields["log.level"] == "warning"
+        assert fields["log.logger"] == "shop.orders"
+        assert fields["ecs.version"] == ECS_VERSION
+        assert fields["service.name"] == "tests"
+        assert fields["service.version"] == "1.2.3"
+        assert fields["service.environment"] == "test"
+        assert isinstance(fields["process.pid"], int)
+        assert fields["host.name"]
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", fields["@timestamp"])
+        assert fields["event.dataset"] == "django.log"
+    assert stdlib["message"] == "stock low for sku-1"
+    assert native["message"] == "stock low"
+    assert native["labels"] == {"sku": "sku-1"}
+
+
+def test_every_top_level_key_is_catalogued(logs: Captured) -> None:
+    log = structlog.get_logger("x")
+    log.info("bound", order=5, **{"user.id": "42", "http.route": "shop/"})
+    logging.getLogger("django.request").error("boom", extra={"status_code": 500, "custom": [1, 2]})
+    for line in logs.lines():
+        assert set(flat(line)) <= FIELDS, set(flat(line)) - FIELDS
+    first, second = logs.lines()
+    assert first["user"]["id"] == "42"
+    assert first["http"]["route"] == "shop/"
+    assert first["labels"] == {"order": 5}
+    assert second["http"]["response"]["status_code"] == 500
+    assert second["labels"] == {"custom": [1, 2]}
+
+
+def test_exceptions_fill_error_fields(logs: Captured) -> None:
+    try:
+        raise KeyError("missing")
+    except KeyError:
+        logging.getLogger("a").exception("failed")
+        structlog.get_logger("b").exception("failed too")
+    for line in logs.lines():
+        assert line["log"]["level"] == "error"
+        assert line["error"]["type"] == "KeyError"
+        assert line["error"]["message"] == "'missing'"
+        assert "Traceback (most recent call last)" in line["error"]["stack_trace"]
+        assert 'raise KeyError("missing")' in line["error"]["stack_trace"]
+
+
+def test_django_request_logger_drops_the_request_object(logs: Captured) -> None:
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/x/?password=hunter2")
+    logging.getLogger("django.request").error("Internal Server Error: %s", "/x/", extra={"request": request})
+    (line,) = logs.lines()
+    assert "hunter2" not in logs.text
+    assert "labels" not in line
+
+
+def test_level_from_settings(configure_logs: Any) -> None:
+    captured = configure_logs(LOG_LEVEL="WARNING")
+    logging.getLogger("q").info("hidden")
+    structlog.get_logger("q").info("hidden too")
+    logging.getLogger("q").warning("shown")
+    structlog.get_logger("q").error("shown too")
+    assert [line["message"] for line in captured.lines()] == ["shown", "shown too"]
+
+
+def test_console_format(configure_logs: Any) -> None:
+    captured = configure_logs(LOG_FORMAT="console")
+    structlog.get_logger("dev").info("hello", n=1)
+    text = captured.text
+    assert re.match(r"\d\d:\d\d:\d\d\.\d{3} info +dev: hello  event\.dataset=django\.log labels\.n=1\n", text)
+
+
+def test_warnings_module_goes_through_the_pipeline(logs: Captured) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.warn("old api", UserWarning, stacklevel=1)
+    (line,) = logs.lines()
+    assert line["log"]["logger"] == "py.warnings"
+    assert "old api" in line["message"]
+
+
+def test_reset_restores_handlers_and_structlog() -> None:
+    root = logging.getLogger()
+    before = list(root.handlers), root.level
+    stray = logging.getLogger("third.party")
+    console = logging.StreamHandler(sys.stderr)
+    stray.addHandler(console)
+    stray.propagate = False
+    try:
+        pipeline.configure(stream=io.StringIO())
+        assert any(isinstance(h, pipeline.EcsHandler) for h in root.handlers)
+        assert console not in stray.handlers
+        assert any(isinstance(h, pipeline.EcsHandler) for h in stray.handlers)
+        fleet_logging.reset()
+        assert (list(root.handlers), root.level) == before
+        assert stray.handlers == [console]
+        assert not structlog.is_configured()
+    finally:
+        stray.removeHandler(console)
+        stray.propagate = True
+
+
+def test_configure_is_idempotent(logs: Captured) -> None:
+    pipeline.configure(stream=logs.stream)
+    logging.getLogger("once").warning("one line")
+    assert len(logs.lines()) == 1
+    handlers = [h for h in logging.getLogger().handlers if isinstance(h, pipeline.EcsHandler)]
+    assert len(handlers) == 1
+
+
+def test_gunicorn_logconfig_makes_gunicorn_loggers_json(monkeypatch: pytest.MonkeyPatch, logs: Captured) -> None:
+    config = fleet_logging.gunicorn_logconfig()
+    error_logger = logging.getLogger("gunicorn.error")
+    access_logger = logging.getLogger("gunicorn.access")
+    saved = {name: (list(lg.handlers), lg.propagate, lg.level) for name, lg in
+             (("e", error_logger), ("a", access_logger))}
+    root_saved = list(logging.getLogger().handlers), logging.getLogger().level
+    try:
+        logging.config.dictConfig(config)
+        # The handler built by dictConfig writes through the installed pipeline.
+        error_logger.info("Booting worker with pid: %s", 123)
+        access_logger.info('"GET / HTTP/1.1" 200')
+    finally:
+        for name, lg in (("e", error_logger), ("a", access_logger)):
+            lg.handlers[:], lg.propagate, level = saved[name][0], saved[name][1], saved[name][2]
+            lg.setLevel(level)
+        logging.getLogger().handlers[:] = root_saved[0]
+        logging.getLogger().setLevel(root_saved[1])
+    error_line, access_line = logs.lines()
+    assert error_line["log"]["logger"] == "gunicorn.error"
+    assert error_line["event"]["dataset"] == "gunicorn.error"
+    assert error_line["message"] == "Booting worker with pid: 123"
+    assert access_line["event"]["dataset"] == "gunicorn.access"
+
+
+def test_handler_without_configure_uses_settings_on_demand(capsys: pytest.CaptureFixture[str]) -> None:
+    logger = logging.getLogger("standalone")
+    handler = pipeline.EcsHandler()
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning("from a LOGGING dict")
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+    line = json.loads(capsys.readouterr().out)
+    assert line["service"]["name"] == "tests"
+    assert line["message"] == "from a LOGGING dict"
+
+
+def test_formatter_usable_in_a_logging_dict() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(fleet_logging.EcsFormatter())
+    logger = logging.getLogger("dictconfig")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.error("plain handler, our format")
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+    line = json.loads(stream.getvalue())
+    assert line["message"] == "plain handler, our format"
+    assert line["log"]["level"] == "error"
+
+
+def test_a_broken_str_still_yields_a_line(logs: Captured) -> None:
+    class Broken:
+        def __str__(self) -> str:
+            raise RuntimeError("no")
+
+    structlog.get_logger("b").info(Broken())
+    (line,) = logs.lines()
+    assert line["message"] == "<unprintable Broken>"

@@ -1,0 +1,213 @@
+"""Request context and the access line, through the real middleware and Django's test client."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+import structlog
+from django.contrib.auth.models import AnonymousUser
+from django.test import Client, RequestFactory
+
+from instrumentation import logging as fleet_logging
+from instrumentation._request import RequestInfo
+from instrumentation.logging import context
+from instrumentation.tracing.testing import capture_spans
+from tests.logging.conftest import Captured
+
+
+@pytest.fixture
+def client() -> Client:
+    return Client(raise_request_exception=False)
+
+
+def test_access_line_fields(logs: Captured, client: Client) -> None:
+    response = client.get(
+        "/items/7/?page=2", HTTP_USER_AGENT="pytest-agent/1.0", HTTP_X_REQUEST_ID="req-abc.123"
+    )
+    assert response.status_code == 200
+    (line,) = logs.access()
+    assert line["message"] == "GET /items/7/ 200"
+    assert line["log"]["level"] == "info"
+    assert line["event"]["dataset"] == "django.access"
+    assert isinstance(line["event"]["duration"], int) and line["event"]["duration"] > 0
+    assert line["http"]["route"] == "items/<int:pk>/"
+    assert line["http"]["request"]["method"] == "GET"
+    assert line["http"]["request"]["id"] == "req-abc.123" == response["X-Request-ID"]
+    assert line["http"]["response"]["status_code"] == 200
+    assert line["http"]["response"]["body"]["bytes"] == len(response.content)
+    assert line["url"] == {"path": "/items/7/", "query": "page=2"}
+    assert line["client"]["ip"] == "127.0.0.1"
+    assert line["user_agent"]["original"] == "pytest-agent/1.0"
+    assert "user" not in line
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "level"),
+    [("/ok/", 200, "info"), ("/missing/", 404, "warning"), ("/forbidden/", 403, "warning"), ("/boom/", 500, "error")],
+)
+def test_access_level_follows_status(logs: Captured, client: Client, path: str, status: int, level: str) -> None:
+    assert client.get(path).status_code == status
+    (line,) = logs.access()
+    assert line["log"]["level"] == level
+    assert line["http"]["response"]["status_code"] == status
+
+
+def test_server_error_carries_error_fields_and_django_logs_the_trace(logs: Captured, client: Client) -> None:
+    client.get("/boom/")
+    (access,) = logs.access()
+    assert access["error"] == {"type": "ValueError", "message": "boom"}
+    (django_line,) = logs.by_logger("django.request")
+    assert django_line["log"]["level"] == "error"
+    assert "raise ValueError" in django_line["error"]["stack_trace"]
+    assert django_line["http"]["request"]["id"] == access["http"]["request"]["id"]
+
+
+def test_every_line_in_a_request_carries_the_server_span_trace_id(logs: Captured, client: Client) -> None:
+    with capture_spans() as spans:
+        client.get("/boom/")
+        client.get("/books/n-plus-one/")
+    servers = [s for s in spans.get_finished_spans() if s.kind.name == "SERVER"]
+    assert len(servers) == 2
+    trace_ids = {format(s.context.trace_id, "032x") for s in servers}
+    request_lines = [line for line in logs.lines() if "request" in line.get("http", {})]
+    assert len(request_lines) >= 4  # two access lines, Django's error line, the N+1 warning
+    assert {line["trace"]["id"] for line in request_lines} == trace_ids
+    for line in logs.access():
+        server = next(s for s in servers if format(s.context.trace_id, "032x") == line["trace"]["id"])
+        assert line["span"]["id"] == format(server.context.span_id, "016x")
+
+
+@pytest.mark.django_db
+def test_n_plus_one_warning(logs: Captured, client: Client) -> None:
+    from tests.project.models import Author, Book
+
+    for index in range(6):
+        Book.objects.create(title=f"b{index}", author=Author.objects.create(name=f"a{index}"))
+    client.get("/books/n-plus-one/")
+    (line,) = logs.by_logger("fleetobs.db")
+    assert line["log"]["level"] == "warning"
+    assert line["http"]["route"] == "books/n-plus-one/"
+    assert line["db"]["query_count"] >= 5
+    assert "SELECT" in line["db"]["statement"]
+
+
+def test_lines_outside_requests_have_no_request_fields(logs: Captured, client: Client) -> None:
+    client.get("/ok/")
+    logging.getLogger("after").info("later")
+    line = logs.by_logger("after")[0]
+    assert "http" not in line and "url" not in line and "trace" not in line
+
+
+def test_sampling_keeps_errors(configure_logs: Any, client: Client) -> None:
+    captured = configure_logs(ACCESS_LOG_SAMPLE_RATE=0.0)
+    for _ in range(5):
+        client.get("/ok/")
+    client.get("/missing/")
+    client.get("/boom/")
+    assert [line["http"]["response"]["status_code"] for line in captured.access()] == [404, 500]
+
+
+def test_access_log_can_be_switched_off(configure_logs: Any, client: Client) -> None:
+    captured = configure_logs(ACCESS_LOG=False)
+    client.get("/ok/")
+    assert captured.access() == []
+
+
+def test_access_logger_level_is_honoured(logs: Captured, client: Client) -> None:
+    access = logging.getLogger("fleetobs.access")
+    access.setLevel(logging.WARNING)
+    try:
+        client.get("/ok/")
+        client.get("/missing/")
+    finally:
+        access.setLevel(logging.NOTSET)
+    assert [line["log"]["level"] for line in logs.access()] == ["warning"]
+
+
+class _User:
+    is_authenticated = True
+    pk = 42
+
+
+def _info(status: int = 200) -> RequestInfo:
+    return RequestInfo("GET", "ok/", status, 1_500_000, 0, 2, "rid")
+
+
+def test_user_id_only_when_already_loaded(logs: Captured) -> None:
+    factory = RequestFactory()
+    loaded = factory.get("/ok/")
+    loaded._cached_user = _User()  # type: ignore[attr-defined]
+    lazy = factory.get("/ok/")
+    from django.utils.functional import SimpleLazyObject
+
+    def explode() -> Any:
+        raise AssertionError("the user must not be loaded by logging")
+
+    lazy.user = SimpleLazyObject(explode)  # type: ignore[assignment]
+    anonymous = factory.get("/ok/")
+    anonymous.user = AnonymousUser()
+    for request in (loaded, lazy, anonymous):
+        token = fleet_logging.begin_request(request, "rid")
+        fleet_logging.finish_request(token, request, _info())
+    first, second, third = logs.access()
+    assert first["user"] == {"id": "42"}
+    assert "user" not in second and "user" not in third
+
+
+def test_context_is_unbound_after_finish(logs: Captured) -> None:
+    request = RequestFactory().get("/ok/")
+    token = fleet_logging.begin_request(request, "rid")
+    assert context.current_request() is not None
+    structlog.get_logger("inside").info("in")
+    fleet_logging.finish_request(token, request, _info())
+    assert context.current_request() is None
+    inside = logs.by_logger("inside")[0]
+    assert inside["http"]["request"]["id"] == "rid"
+
+
+def test_access_line_without_the_pipeline_goes_to_stdlib(caplog: pytest.LogCaptureFixture) -> None:
+    request = RequestFactory().get("/ok/?token=abc")
+    with caplog.at_level(logging.INFO, logger="fleetobs.access"):
+        token = fleet_logging.begin_request(request, "rid")
+        fleet_logging.finish_request(token, request, _info(503))
+    (record,) = caplog.records
+    assert record.levelno == logging.ERROR
+    assert record.getMessage() == "GET /ok/ 503"
+    assert getattr(record, "http.response.status_code") == 503
+    assert getattr(record, "url.query") == "token=[REDACTED]"
+
+
+def test_pii_masking_truncates_client_ip(configure_logs: Any) -> None:
+    captured = configure_logs(PII_MASKING=True)
+    request = RequestFactory().get("/ok/", REMOTE_ADDR="203.0.113.77")
+    token = fleet_logging.begin_request(request, "rid")
+    structlog.get_logger("pii").info("mail from alice@example.com at 198.51.100.23")
+    fleet_logging.finish_request(token, request, _info())
+    pii, access = captured.lines()
+    assert access["client"]["ip"] == "203.0.113.0"
+    assert "alice@example.com" not in pii["message"]
+    assert "198.51.100.0" in pii["message"]
+
+
+def test_invalid_remote_addr_is_left_out(logs: Captured) -> None:
+    request = RequestFactory().get("/ok/", REMOTE_ADDR="unix:/tmp/gunicorn.sock")
+    token = fleet_logging.begin_request(request, "rid")
+    fleet_logging.finish_request(token, request, _info())
+    (line,) = logs.access()
+    assert "client" not in line
+
+
+def test_async_view_lines_carry_context(logs: Captured) -> None:
+    from django.test import AsyncClient
+    from asgiref.sync import async_to_sync
+
+    async def run() -> int:
+        response = await AsyncClient(raise_request_exception=False).get("/async/boom/")
+        return int(response.status_code)
+
+    assert async_to_sync(run)() == 500
+    (access,) = logs.access()
+    django_lines = logs.by_logger("django.request")
+    assert django_lines and django_lines[0]["http"]["request"]["id"] == access["http"]["request"]["id"]
