@@ -5,7 +5,6 @@ Running it again adds only what is missing, so the demo and the tests can call i
 
 from __future__ import annotations
 
-import os
 import random
 from decimal import Decimal
 from typing import Any
@@ -15,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils.text import slugify
 
+from sample_app.shop.demo_user import DEMO_USERNAME, demo_password
 from sample_app.shop.models import Category, Product, Review
 
 CATEGORIES = (
@@ -62,13 +62,6 @@ REVIEW_LINES = {
     4: "Good value, would buy again.",
     5: "Excellent, exactly as described.",
 }
-DEMO_USERNAME = "demo"
-DEMO_PASSWORD_ENV = "SHOP_DEMO_PASSWORD"  # noqa: S105 - a variable name, not a secret
-DEFAULT_DEMO_PASSWORD = "demo-shop-password"  # noqa: S105 - documented demo credential
-
-
-def demo_password() -> str:
-    return os.environ.get(DEMO_PASSWORD_ENV) or DEFAULT_DEMO_PASSWORD
 
 
 class Command(BaseCommand):

@@ -1,0 +1,272 @@
+"""``fleetobs demo``: the sample fleet under load, watched by Prometheus and Alertmanager.
+
+Runs until Ctrl-C (or SIGTERM, or ``--duration`` seconds), then stops every process it started.
+State (database, configs, logs, TSDB) lives in ``--state-dir`` (default ``.demo/``), so running it
+again is quick and keeps Prometheus' history. Missing Prometheus/Alertmanager packages are
+installed with apt-get when running as root; otherwise the exact command is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+REQUIRED_BINARIES = ("prometheus", "prometheus-alertmanager")
+
+
+class _Stop(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """Raised in the main thread by the SIGTERM handler."""
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "demo",
+        help="run the sample fleet with Prometheus, Alertmanager and load",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--instances", type=int, default=2, help="app instances (default 2)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per instance (default 2)")
+    parser.add_argument(
+        "--duration", type=float, default=0, help="stop after this many seconds (default: run until Ctrl-C)"
+    )
+    parser.add_argument(
+        "--state-dir", type=Path, default=Path(".demo"), help="where state and logs live (default .demo)"
+    )
+    parser.add_argument("--service", default="shop", help="service name, the Prometheus job (default shop)")
+    parser.add_argument(
+        "--load",
+        choices=("builtin", "locust", "none"),
+        default="builtin",
+        help="load generator (default: the built-in one)",
+    )
+    parser.add_argument(
+        "--no-load", dest="load", action="store_const", const="none", help="same as --load none"
+    )
+    parser.add_argument(
+        "--rate", type=float, default=8.0, help="requests per second of the built-in load (default 8)"
+    )
+    parser.add_argument("--slo", type=Path, help="SLO spec file handed to the alerting package")
+    parser.add_argument(
+        "--scrape-interval", default="5s", help="Prometheus scrape and rule interval (default 5s)"
+    )
+    parser.add_argument(
+        "--database-url", help="use this database instead of the SQLite file in the state dir"
+    )
+    parser.add_argument(
+        "--redis-url", help="Redis for the cache and the Celery broker (starts a Celery worker)"
+    )
+    parser.add_argument(
+        "--no-install", action="store_true", help="never install missing packages; print the command"
+    )
+    parser.set_defaults(func=run)
+
+
+def ensure_binaries(*, allow_install: bool) -> int:
+    """0 when Prometheus and Alertmanager are on PATH (installing them as root if needed)."""
+    missing = [name for name in REQUIRED_BINARIES if shutil.which(name) is None]
+    if not missing:
+        return 0
+    from sample_app.processes import DEBIAN_PACKAGES
+
+    packages = sorted({DEBIAN_PACKAGES[name] for name in missing})
+    command = ["apt-get", "install", "-y", *packages]
+    can_install = allow_install and os.geteuid() == 0 and shutil.which("apt-get") is not None
+    if not can_install:
+        print(f"fleetobs demo: missing {', '.join(missing)}. Install with:", file=sys.stderr)
+        print(f"    sudo apt-get update && sudo {' '.join(command)}", file=sys.stderr)
+        return 1
+    print(f"installing {' '.join(packages)} with apt-get ...", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for step in (["apt-get", "update", "-q"], [*command[:2], "-q", *command[2:]]):
+        if subprocess.run(step, env=env, check=False).returncode != 0:  # noqa: S603 - fixed commands
+            print(f"fleetobs demo: `{' '.join(step)}` failed", file=sys.stderr)
+            return 1
+    still = [name for name in REQUIRED_BINARIES if shutil.which(name) is None]
+    if still:
+        print(f"fleetobs demo: {', '.join(still)} still missing after install", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print_alert(payload: dict[str, Any]) -> None:
+    for alert in payload.get("alerts", []):
+        labels = alert.get("labels", {})
+        name = labels.pop("alertname", "?")
+        status = str(alert.get("status", "?")).upper()
+        summary = alert.get("annotations", {}).get("summary", "")
+        label_text = ",".join(f"{k}={v!r}" for k, v in sorted(labels.items()))
+        print(f"[alert] {status:8} {name}{{{label_text}}} {summary}", flush=True)
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    raise _Stop(signal.Signals(signum).name)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.instances < 1 or args.workers < 1:
+        print("fleetobs demo: --instances and --workers must be at least 1", file=sys.stderr)
+        return 2
+    status = ensure_binaries(allow_install=not args.no_install)
+    if status:
+        return status
+
+    from sample_app.fleet import Fleet, FleetConfig
+
+    config = FleetConfig(
+        state_dir=args.state_dir,
+        instances=args.instances,
+        workers=args.workers,
+        service=args.service,
+        environment="demo",
+        database_url=args.database_url,
+        redis_url=args.redis_url,
+        scrape_interval=args.scrape_interval,
+        evaluation_interval=args.scrape_interval,
+        slo_file=args.slo,
+        preferred_ports=True,
+        on_alert=_print_alert,
+    )
+    fleet = Fleet(config, log=lambda message: print(message, flush=True))
+    previous = signal.signal(signal.SIGTERM, _raise_stop)
+    extras: list[Any] = []
+    try:
+        fleet.start()
+        if args.redis_url:
+            extras.append(_start_celery_worker(fleet))
+        load = _start_load(args, fleet)
+        if load is not None:
+            extras.append(load)
+        _print_banner(fleet, args)
+        _wait(args.duration, load)
+    except (KeyboardInterrupt, _Stop):
+        print("\nstopping ...", flush=True)
+    finally:
+        # A second Ctrl-C must not cut the cleanup short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for extra in reversed(extras):
+            extra.stop()
+        fleet.stop()
+        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    print("demo stopped; every process it started has exited.", flush=True)
+    return 0
+
+
+def _start_load(args: argparse.Namespace, fleet: Any) -> Any:
+    targets = [app.url for app in fleet.instances]
+    if args.load == "none":
+        return None
+    if args.load == "locust":
+        return _LocustProcess(targets, fleet).start()
+    from sample_app.shop.demo_user import demo_password
+    from sample_app.traffic import LoadGenerator
+
+    return LoadGenerator(
+        targets, rate=args.rate, users=max(4, 2 * len(targets)), password=demo_password()
+    ).start()
+
+
+def _start_celery_worker(fleet: Any) -> Any:
+    from sample_app.processes import ManagedProcess
+
+    class CeleryWorker(ManagedProcess):
+        name = "celery"
+
+        def command(self) -> list[str]:
+            return [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "sample_app.celery",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                "2",
+            ]
+
+    worker = CeleryWorker(env=fleet.base_env(), workdir=fleet.state_dir / "celery")
+    print(f"starting a Celery worker (log: {worker.log_path})", flush=True)
+    return worker.start()
+
+
+class _LocustProcess:
+    """Locust, headless, spreading its users over every instance (see locustfile.py)."""
+
+    def __init__(self, targets: list[str], fleet: Any) -> None:
+        from sample_app.processes import ManagedProcess
+
+        locustfile = Path(__file__).resolve().parent / "locustfile.py"
+
+        class Locust(ManagedProcess):
+            name = "locust"
+
+            def command(self) -> list[str]:
+                return [
+                    sys.executable,
+                    "-m",
+                    "locust",
+                    "-f",
+                    str(locustfile),
+                    "--headless",
+                    "--users",
+                    "8",
+                    "--spawn-rate",
+                    "2",
+                    "--host",
+                    targets[0],
+                    "--only-summary",
+                ]
+
+        env = {**fleet.base_env(), "SHOP_TARGETS": ",".join(targets)}
+        self.process = Locust(env=env, workdir=fleet.state_dir / "locust")
+
+    def start(self) -> _LocustProcess:
+        self.process.start()
+        print(f"locust running (log: {self.process.log_path})", flush=True)
+        return self
+
+    def stop(self) -> None:
+        self.process.stop()
+
+    stats = None
+
+
+def _print_banner(fleet: Any, args: argparse.Namespace) -> None:
+    print("\nThe sample fleet is up:", flush=True)
+    for name, url in fleet.urls().items():
+        print(f"  {name:18} {url}")
+    if fleet.prometheus is not None:
+        print(f"  {'targets':18} {fleet.prometheus.url}/targets")
+        print(f"  {'alerts':18} {fleet.prometheus.url}/alerts")
+    for note in fleet.notes:
+        print(f"  note: {note}")
+    print(
+        f"\nFault injection (shared by every instance), e.g. an error burst:\n"
+        f"  curl -X POST -H 'Authorization: Bearer {fleet.faults_token}' -d '{{\"error_rate\": 0.5}}' "
+        f"{fleet.instances[0].url}/faults/\n"
+        f"  or: SHOP_FAULTS_FILE={fleet.faults_file} python -m sample_app faults --error-rate 0.5\n"
+        f"Logs: {fleet.state_dir}/instances/*/gunicorn.log. Load: {args.load}. Press Ctrl-C to stop.\n",
+        flush=True,
+    )
+
+
+def _wait(duration: float, load: Any) -> None:
+    deadline = time.monotonic() + duration if duration > 0 else None
+    next_report = time.monotonic() + 30
+    while deadline is None or time.monotonic() < deadline:
+        time.sleep(1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic())))
+        if load is not None and getattr(load, "stats", None) is not None and time.monotonic() >= next_report:
+            print(f"load: {load.stats.summary()}", flush=True)
+            next_report = time.monotonic() + 30
