@@ -38,7 +38,9 @@ def kustomize_command() -> list[str]:
         return ["kustomize", "build"]
     if shutil.which("kubectl"):
         return ["kubectl", "kustomize"]
-    missing_tool("neither kustomize nor kubectl is installed (https://kubectl.docs.kubernetes.io/installation/)")
+    missing_tool(
+        "neither kustomize nor kubectl is installed (https://kubectl.docs.kubernetes.io/installation/)"
+    )
     raise AssertionError("unreachable")
 
 

@@ -55,7 +55,14 @@ def is_bind(source: str) -> bool:
 
 def test_validates_against_the_compose_specification() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec", str(COMPOSE_FILE)],
+        [
+            sys.executable,
+            "-m",
+            "check_jsonschema",
+            "--builtin-schema",
+            "vendor.compose-spec",
+            str(COMPOSE_FILE),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -107,7 +114,9 @@ def test_every_bind_mount_exists_in_the_repository(services: dict[str, dict[str,
     assert not problems, "\n".join(problems)
 
 
-def test_named_volumes_are_declared_and_used(compose: dict[str, Any], services: dict[str, dict[str, Any]]) -> None:
+def test_named_volumes_are_declared_and_used(
+    compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
     declared = set(compose.get("volumes") or {})
     used = {source for s in services.values() for source, _, _ in volume_mounts(s) if not is_bind(source)}
     assert used == declared, f"declared but unused: {declared - used}; used but undeclared: {used - declared}"
@@ -122,7 +131,9 @@ def test_long_running_services_have_healthchecks(services: dict[str, dict[str, A
     ]
     assert not missing, f"services without a healthcheck: {missing}"
     for name in NO_HEALTHCHECK:
-        assert "healthcheck" not in services[name], f"{name} has a healthcheck now: drop it from NO_HEALTHCHECK"
+        assert "healthcheck" not in services[name], (
+            f"{name} has a healthcheck now: drop it from NO_HEALTHCHECK"
+        )
     for name, service in services.items():
         if "healthcheck" in service:
             test = service["healthcheck"]["test"]
@@ -151,9 +162,14 @@ def test_depends_on_waits_for_the_right_condition(services: dict[str, dict[str, 
             if condition != expected:
                 problems.append(f"{name} -> {dependency}: condition {condition!r}, expected {expected!r}")
     assert not problems, "\n".join(problems)
-    assert sum(
-        spec.get("condition") == "service_healthy" for s in services.values() for spec in s.get("depends_on", {}).values()
-    ) >= 10
+    assert (
+        sum(
+            spec.get("condition") == "service_healthy"
+            for s in services.values()
+            for spec in s.get("depends_on", {}).values()
+        )
+        >= 10
+    )
 
 
 def test_dependency_graph_has_no_cycles(services: dict[str, dict[str, Any]]) -> None:
@@ -213,14 +229,18 @@ def test_at_least_two_app_replicas_with_the_telemetry_settings(services: dict[st
         assert env["OTEL_SERVICE_NAME"] == "shop", name
         assert env["FLEETOBS_ENVIRONMENT"] == "demo", name
         assert env["FLEETOBS_LOG_FORMAT"] == "json", name
-        assert env["DATABASE_URL"].startswith("postgres://") and "@postgres:5432/" in env["DATABASE_URL"], name
+        assert env["DATABASE_URL"].startswith("postgres://"), name
+        assert "@postgres:5432/" in env["DATABASE_URL"], name
         assert env["REDIS_URL"].startswith("redis://redis:6379/"), name
         assert env["CELERY_BROKER_URL"].startswith("redis://redis:6379/"), name
         assert env["SHOP_BIND"].endswith(":8000"), name
-        assert "healthcheck" in service and "/readyz" in " ".join(service["healthcheck"]["test"]), name
+        assert "/readyz" in " ".join(service["healthcheck"]["test"]), name
     worker = services["worker"]
     assert worker["command"][0] == "celery"
-    assert worker["environment"]["CELERY_BROKER_URL"] == next(iter(replicas.values()))["environment"]["CELERY_BROKER_URL"]
+    assert (
+        worker["environment"]["CELERY_BROKER_URL"]
+        == next(iter(replicas.values()))["environment"]["CELERY_BROKER_URL"]
+    )
 
 
 def test_nginx_balances_over_exactly_the_app_replicas(services: dict[str, dict[str, Any]]) -> None:
@@ -251,7 +271,9 @@ def test_prometheus_scrapes_each_replica_with_the_demo_labels(services: dict[str
     assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["alertmanager:9093"]
 
 
-def test_prometheus_runs_with_exemplars_and_the_remote_write_receiver(services: dict[str, dict[str, Any]]) -> None:
+def test_prometheus_runs_with_exemplars_and_the_remote_write_receiver(
+    services: dict[str, dict[str, Any]],
+) -> None:
     command = services["prometheus"]["command"]
     assert "--enable-feature=exemplar-storage" in command
     assert "--web.enable-remote-write-receiver" in command
@@ -270,7 +292,9 @@ def test_alertmanager_loads_the_generated_config(services: dict[str, dict[str, A
     assert "webhook-sink" in services
 
 
-def test_tempo_receives_otlp_and_writes_service_graphs_to_prometheus(services: dict[str, dict[str, Any]]) -> None:
+def test_tempo_receives_otlp_and_writes_service_graphs_to_prometheus(
+    services: dict[str, dict[str, Any]],
+) -> None:
     import yaml
 
     service = services["tempo"]
@@ -296,7 +320,9 @@ def test_tempo_receives_otlp_and_writes_service_graphs_to_prometheus(services: d
         assert Path(path).is_relative_to(data_mount), f"{path} is not on the {data_mount} volume"
 
 
-def test_published_ports_match_the_urls_in_the_docs_and_smoke_script(services: dict[str, dict[str, Any]]) -> None:
+def test_published_ports_match_the_urls_in_the_docs_and_smoke_script(
+    services: dict[str, dict[str, Any]],
+) -> None:
     ports = published(services)
     expected = {
         8080: "nginx",
