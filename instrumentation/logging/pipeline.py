@@ -64,6 +64,9 @@ __all__ = [
 ]
 
 ACCESS_LOGGER = "fleetobs.access"
+SHIPPER_THREAD = "fleetobs-log-shipper"
+#: Chatty client loggers quieted while shipping (one INFO line per bulk request otherwise).
+_QUIETED_WHEN_SHIPPING = ("elastic_transport", "elasticsearch")
 #: Stack traces may be longer than other values: this many times ``max_value_length``.
 STACK_TRACE_FACTOR = 8
 
@@ -354,6 +357,8 @@ class EcsHandler(logging.Handler):
                 formatter = self.formatter
                 if pipeline.shipper is not None and isinstance(formatter, EcsFormatter):
                     json_data = render.render_json(formatter.ecs_event(record))
+            if record.threadName == SHIPPER_THREAD:
+                json_data = None  # the shipper's own lines would feed back into its queue
             pipeline.write(text, json_data)
         except RecursionError:
             raise
@@ -449,6 +454,12 @@ def configure(*, stream: IO[str] | None = None) -> Pipeline:
         if not candidate.propagate:
             kept.append(EcsHandler())
         _replace_handlers(candidate, kept, None, name=name)
+    if ship is not None:
+        for name in _QUIETED_WHEN_SHIPPING:
+            client_logger = logging.getLogger(name)
+            if client_logger.getEffectiveLevel() < logging.WARNING:
+                _undo.append((client_logger, [], [], client_logger.level))
+                client_logger.setLevel(logging.WARNING)
     if not _captured_warnings:
         logging.captureWarnings(True)
         _captured_warnings = True

@@ -42,6 +42,8 @@ __all__ = ["Shipper", "from_settings", "reset"]
 
 logger = logging.getLogger("fleetobs.shipper")
 SIGNAL = "logs"
+#: Lines logged by this thread are printed but never shipped (no feedback loop).
+THREAD_NAME = "fleetobs-log-shipper"
 _RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 _shippers: weakref.WeakSet[Shipper] = weakref.WeakSet()
@@ -177,7 +179,7 @@ class Shipper:
         return False
 
     def _start(self) -> None:
-        thread = threading.Thread(target=self._run, name="fleetobs-log-shipper", daemon=True)
+        thread = threading.Thread(target=self._run, name=THREAD_NAME, daemon=True)
         self._thread = thread
         thread.start()
 

@@ -9,7 +9,7 @@ while it runs:
 ``ok``          every document is stored (``create`` -> 201).
 ``429``         whole bulk requests answer 429 ``es_rejected_execution_exception``.
 ``500``/``503`` whole bulk requests answer that status.
-``item_429``    the first ``item_failures`` documents of each bulk answer 429, the rest succeed.
+``item_429``    the next ``item_failures`` documents (a budget over all requests) answer 429.
 ``reject``      documents whose source contains ``reject_marker`` fail with 400 (mapping error).
 ``slow``        every response waits ``delay`` seconds first.
 ``down()``      closes the listening socket (connection refused); ``up()`` listens again on
@@ -59,7 +59,9 @@ class _Base:
         server = _Server((self.host, self.port), handler)
         self.port = server.server_address[1]
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -126,7 +128,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _error(kind: str, reason: str, status: int) -> dict[str, Any]:
-    return {"error": {"type": kind, "reason": reason, "root_cause": [{"type": kind, "reason": reason}]}, "status": status}
+    return {
+        "error": {"type": kind, "reason": reason, "root_cause": [{"type": kind, "reason": reason}]},
+        "status": status,
+    }
 
 
 class _EsHandler(_Handler):
@@ -195,25 +200,47 @@ class _EsHandler(_Handler):
         lines = [line for line in body.split(b"\n") if line.strip()]
         items = []
         errors = False
-        failures_left = fake.item_failures if mode == "item_429" else 0
         for action_line, source_line in zip(lines[::2], lines[1::2], strict=False):
             action = json.loads(action_line)
             op, meta = next(iter(action.items()))
             target = meta.get("_index") or index or "unknown"
             source = json.loads(source_line)
-            if failures_left > 0:
-                failures_left -= 1
+            with fake.lock:
+                fail = mode == "item_429" and fake.item_failures > 0
+                if fail:
+                    fake.item_failures -= 1
+            if fail:
                 errors = True
-                items.append({op: {"_index": target, "status": 429, "error": _error("es_rejected_execution_exception", "queue full", 429)["error"]}})
+                items.append(
+                    {
+                        op: {
+                            "_index": target,
+                            "status": 429,
+                            "error": _error("es_rejected_execution_exception", "queue full", 429)["error"],
+                        }
+                    }
+                )
                 continue
             if mode == "reject" and fake.reject_marker in source_line.decode("utf-8", "replace"):
                 errors = True
-                items.append({op: {"_index": target, "status": 400, "error": _error("document_parsing_exception", "failed to parse field", 400)["error"]}})
+                items.append(
+                    {
+                        op: {
+                            "_index": target,
+                            "status": 400,
+                            "error": _error("document_parsing_exception", "failed to parse field", 400)[
+                                "error"
+                            ],
+                        }
+                    }
+                )
                 continue
             with fake.lock:
                 fake.docs.setdefault(target, []).append(source)
                 doc_id = str(len(fake.docs[target]))
-            items.append({op: {"_index": target, "_id": doc_id, "_version": 1, "result": "created", "status": 201}})
+            items.append(
+                {op: {"_index": target, "_id": doc_id, "_version": 1, "result": "created", "status": 201}}
+            )
         self._es(200, {"took": 1, "errors": errors, "items": items})
 
 

@@ -150,12 +150,16 @@ def test_configure_is_idempotent(logs: Captured) -> None:
     assert len(handlers) == 1
 
 
-def test_gunicorn_logconfig_makes_gunicorn_loggers_json(monkeypatch: pytest.MonkeyPatch, logs: Captured) -> None:
+def test_gunicorn_logconfig_makes_gunicorn_loggers_json(
+    monkeypatch: pytest.MonkeyPatch, logs: Captured
+) -> None:
     config = fleet_logging.gunicorn_logconfig()
     error_logger = logging.getLogger("gunicorn.error")
     access_logger = logging.getLogger("gunicorn.access")
-    saved = {name: (list(lg.handlers), lg.propagate, lg.level) for name, lg in
-             (("e", error_logger), ("a", access_logger))}
+    saved = {
+        name: (list(lg.handlers), lg.propagate, lg.level)
+        for name, lg in (("e", error_logger), ("a", access_logger))
+    }
     root_saved = list(logging.getLogger().handlers), logging.getLogger().level
     try:
         logging.config.dictConfig(config)

@@ -31,7 +31,8 @@ def test_access_line_fields(logs: Captured, client: Client) -> None:
     assert line["message"] == "GET /items/7/ 200"
     assert line["log"]["level"] == "info"
     assert line["event"]["dataset"] == "django.access"
-    assert isinstance(line["event"]["duration"], int) and line["event"]["duration"] > 0
+    assert isinstance(line["event"]["duration"], int)
+    assert line["event"]["duration"] > 0
     assert line["http"]["route"] == "items/<int:pk>/"
     assert line["http"]["request"]["method"] == "GET"
     assert line["http"]["request"]["id"] == "req-abc.123" == response["X-Request-ID"]
@@ -45,9 +46,16 @@ def test_access_line_fields(logs: Captured, client: Client) -> None:
 
 @pytest.mark.parametrize(
     ("path", "status", "level"),
-    [("/ok/", 200, "info"), ("/missing/", 404, "warning"), ("/forbidden/", 403, "warning"), ("/boom/", 500, "error")],
+    [
+        ("/ok/", 200, "info"),
+        ("/missing/", 404, "warning"),
+        ("/forbidden/", 403, "warning"),
+        ("/boom/", 500, "error"),
+    ],
 )
-def test_access_level_follows_status(logs: Captured, client: Client, path: str, status: int, level: str) -> None:
+def test_access_level_follows_status(
+    logs: Captured, client: Client, path: str, status: int, level: str
+) -> None:
     assert client.get(path).status_code == status
     (line,) = logs.access()
     assert line["log"]["level"] == level
@@ -97,7 +105,9 @@ def test_lines_outside_requests_have_no_request_fields(logs: Captured, client: C
     client.get("/ok/")
     logging.getLogger("after").info("later")
     line = logs.by_logger("after")[0]
-    assert "http" not in line and "url" not in line and "trace" not in line
+    assert "http" not in line
+    assert "url" not in line
+    assert "trace" not in line
 
 
 def test_sampling_keeps_errors(configure_logs: Any, client: Client) -> None:
@@ -153,7 +163,8 @@ def test_user_id_only_when_already_loaded(logs: Captured) -> None:
         fleet_logging.finish_request(token, request, _info())
     first, second, third = logs.access()
     assert first["user"] == {"id": "42"}
-    assert "user" not in second and "user" not in third
+    assert "user" not in second
+    assert "user" not in third
 
 
 def test_context_is_unbound_after_finish(logs: Captured) -> None:
@@ -200,8 +211,8 @@ def test_invalid_remote_addr_is_left_out(logs: Captured) -> None:
 
 
 def test_async_view_lines_carry_context(logs: Captured) -> None:
-    from django.test import AsyncClient
     from asgiref.sync import async_to_sync
+    from django.test import AsyncClient
 
     async def run() -> int:
         response = await AsyncClient(raise_request_exception=False).get("/async/boom/")
@@ -210,4 +221,5 @@ def test_async_view_lines_carry_context(logs: Captured) -> None:
     assert async_to_sync(run)() == 500
     (access,) = logs.access()
     django_lines = logs.by_logger("django.request")
-    assert django_lines and django_lines[0]["http"]["request"]["id"] == access["http"]["request"]["id"]
+    assert django_lines
+    assert django_lines[0]["http"]["request"]["id"] == access["http"]["request"]["id"]

@@ -1,0 +1,243 @@
+"""Redaction and hygiene: examples, properties (hypothesis) and a request full of secrets."""
+
+from __future__ import annotations
+
+import json
+import logging
+import string
+from typing import Any
+from urllib.parse import quote_plus
+
+import pytest
+import structlog
+from django.test import Client
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from instrumentation.conf import DEFAULT_REDACT_KEYS
+from instrumentation.logging import redaction
+from instrumentation.logging.redaction import REDACTED, Redactor, escape_control
+from instrumentation.logging.render import render_json
+from instrumentation.tracing.testing import capture_spans
+from tests.logging.conftest import Captured
+
+REDACTOR = Redactor(DEFAULT_REDACT_KEYS, max_value_length=100)
+SECRETS = st.text(alphabet=string.ascii_letters + string.digits + "-_.~", min_size=8, max_size=40)
+SENSITIVE_KEYS = st.sampled_from(
+    [
+        "password",
+        "token",
+        "access_token",
+        "api_key",
+        "X-Api-Key",
+        "sessionid",
+        "csrfmiddlewaretoken",
+        "client_secret",
+        "Authorization",
+        "refreshToken",
+        "user_password",
+        "PASSWORD",
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("key", "sensitive"),
+    [
+        ("password", True),
+        ("Password", True),
+        ("new_password", True),
+        ("passwordConfirm", True),
+        ("HTTP_AUTHORIZATION", True),
+        ("Authorization", True),
+        ("Cookie", True),
+        ("Set-Cookie", True),
+        ("HTTP_COOKIE", True),
+        ("x-api-key", True),
+        ("csrfmiddlewaretoken", True),
+        ("sessionid", True),
+        ("access_token", True),
+        ("author", False),
+        ("tokens_used", False),
+        ("session_count", True),  # a whole word matches: over-redacting is the safe side
+        ("page_count", False),
+        ("page", False),
+        ("user.id", False),
+        ("url.query", False),
+    ],
+)
+def test_sensitive_keys(key: str, sensitive: bool) -> None:
+    assert REDACTOR.is_sensitive_key(key) is sensitive
+
+
+def test_query_string() -> None:
+    assert (
+        REDACTOR.redact_query("q=shoes&password=hunter2&token=abc&page=2&api%5Fkey=k")
+        == f"q=shoes&password={REDACTED}&token={REDACTED}&page=2&api%5Fkey={REDACTED}"
+    )
+    assert REDACTOR.redact_query("") == ""
+    assert REDACTOR.redact_query("flag&x=1") == "flag&x=1"
+
+
+def test_headers_always_mask_credentials() -> None:
+    masked = Redactor(()).redact_headers(
+        {"Authorization": "Bearer x", "Cookie": "sessionid=1", "Set-Cookie": "a=b", "Accept": "*/*"}
+    )
+    assert masked == {"Authorization": REDACTED, "Cookie": REDACTED, "Set-Cookie": REDACTED, "Accept": "*/*"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("login failed password=hunter2 for bob", f"login failed password={REDACTED} for bob"),
+        ('{"token": "abc123", "n": 1}', f'{{"token": "{REDACTED}", "n": 1}}'),
+        ("Authorization: Bearer abc.def.ghi", f"Authorization: {REDACTED}"),
+        ("sent Bearer abcdefgh to upstream", f"sent Bearer {REDACTED} to upstream"),
+        ("url /x?page=1&secret=s3 failed", f"url /x?page=1&secret={REDACTED} failed"),
+        ("tokens_used=5", "tokens_used=5"),
+        ("nothing to see", "nothing to see"),
+    ],
+)
+def test_free_text(text: str, expected: str) -> None:
+    assert REDACTOR.redact_text(text) == expected
+
+
+def test_url_credentials() -> None:
+    assert REDACTOR.redact_url("https://bob:pw@example.com/a?token=t&x=1") == (
+        f"https://bob:{REDACTED}@example.com/a?token={REDACTED}&x=1"
+    )
+
+
+def test_nested_mapping() -> None:
+    data = {"user": {"name": "bob", "password": "p"}, "items": [{"api_key": "k"}], "n": 1}
+    assert REDACTOR.redact_mapping(data) == {
+        "user": {"name": "bob", "password": REDACTED},
+        "items": [{"api_key": REDACTED}],
+        "n": 1,
+    }
+
+
+def test_control_characters_and_truncation() -> None:
+    assert escape_control("a\nb\x1b[31mc\x00\x85") == "a\\nb\\x1b[31mc\\x00\\x85"
+    assert escape_control("line1\nline2\tx\x07", multiline=True) == "line1\nline2\tx\\x07"
+    cleaned = REDACTOR.clean("x" * 250)
+    assert cleaned == "x" * 100 + "...[truncated 150 chars]"
+
+
+def test_configurable_keys() -> None:
+    custom = Redactor(["ssn"])
+    assert custom.redact_query("ssn=123&password=p") == f"ssn={REDACTED}&password=p"
+
+
+# --- properties ----------------------------------------------------------------------------------
+
+
+@given(key=SENSITIVE_KEYS, secret=SECRETS, other=st.text(alphabet=string.ascii_lowercase, max_size=10))
+def test_property_secret_query_values_never_survive(key: str, secret: str, other: str) -> None:
+    query = f"a={other}&{quote_plus(key)}={quote_plus(secret)}&b=1"
+    redacted = REDACTOR.redact_query(query)
+    assume(secret not in f"a={other}&{quote_plus(key)}={REDACTED}&b=1")
+    assert secret not in redacted
+
+
+@given(key=SENSITIVE_KEYS, secret=SECRETS, sep=st.sampled_from(["=", ": ", " = ", '": "', "="]))
+def test_property_secret_in_text_never_survives(key: str, secret: str, sep: str) -> None:
+    text = f"request failed with {key}{sep}{secret} and more"
+    assume(secret not in f"request failed with {key}{sep}{REDACTED} and more")
+    assert secret not in REDACTOR.redact_text(text)
+
+
+@given(key=SENSITIVE_KEYS, secret=SECRETS)
+def test_property_secret_under_a_key_never_survives(key: str, secret: str) -> None:
+    out = REDACTOR.redact_mapping({"outer": {key: secret}, key: [secret]})
+    assert secret not in json.dumps(out)
+
+
+@given(st.text())
+def test_property_escaped_values_have_no_control_characters(value: str) -> None:
+    escaped = escape_control(value)
+    assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in escaped)
+
+
+@given(st.text(), st.integers(min_value=1, max_value=200))
+def test_property_truncation_bounds_length(value: str, limit: int) -> None:
+    out = Redactor((), max_value_length=limit).clean(value)
+    assert len(out) <= limit + len("...[truncated  chars]") + len(str(len(value)))
+
+
+# Text including lone surrogates: what undecodable bytes become under surrogateescape.
+HOSTILE_TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=300) | st.binary(
+    max_size=200
+).map(lambda b: b.decode("utf-8", "surrogateescape"))
+
+
+@given(value=HOSTILE_TEXT)
+def test_property_render_is_always_one_json_line(value: str) -> None:
+    data = render_json({"message": value, "labels": {value[:20] or "k": value}, "n": 2**70})
+    assert data.endswith(b"\n")
+    assert data.count(b"\n") == 1
+    json.loads(data)
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=60, deadline=None)
+@given(value=HOSTILE_TEXT)
+def test_property_every_logged_value_yields_one_valid_line(logs: Captured, value: str) -> None:
+    logs.clear()
+    logging.getLogger("hostile").warning("got %s", value, extra={"field": value})
+    structlog.get_logger("hostile").info(value, other=value)
+    raw = logs.raw_lines()
+    assert len(raw) == 2
+    for line in raw:
+        parsed = json.loads(line)
+        assert not any(
+            ord(c) < 0x20 for c in parsed["labels"].get("field", parsed["labels"].get("other", ""))
+        )
+
+
+# --- end to end: a request full of secrets ------------------------------------------------------------
+
+SECRET_BEARER = "Zm9vYmFyYmF6cXV4-bearer-secret"
+SECRET_SESSION = "sess-0123456789abcdef"
+SECRET_PASSWORD = "hunter2-password-secret"
+SECRET_TOKEN = "tok-9f8e7d6c5b4a"
+
+
+@pytest.mark.parametrize("path", ["/ok/", "/boom/", "/missing/", "/nowhere/"])
+def test_no_secret_reaches_logs_or_spans(logs: Captured, path: str) -> None:
+    client = Client(raise_request_exception=False)
+    client.cookies["sessionid"] = SECRET_SESSION
+    with capture_spans() as spans:
+        client.get(
+            f"{path}?password={SECRET_PASSWORD}&token={SECRET_TOKEN}&q=ok",
+            HTTP_AUTHORIZATION=f"Bearer {SECRET_BEARER}",
+        )
+        logging.getLogger("app").error("upstream said token=%s", SECRET_TOKEN)
+    text = logs.text
+    assert logs.access(), text
+    spans_text = repr(
+        [
+            (s.name, dict(s.attributes or {}), [e.attributes for e in s.events])
+            for s in spans.get_finished_spans()
+        ]
+    )
+    for secret in (SECRET_BEARER, SECRET_SESSION, SECRET_PASSWORD, SECRET_TOKEN):
+        assert secret not in text
+        assert secret not in spans_text
+    (access,) = logs.access()
+    assert access["url"]["query"] == f"password={REDACTED}&token={REDACTED}&q=ok"
+
+
+def test_exception_messages_are_redacted(logs: Captured) -> None:
+    try:
+        raise RuntimeError(f"cannot connect: password={SECRET_PASSWORD}")
+    except RuntimeError:
+        structlog.get_logger("db").exception("connect failed")
+    (line,) = logs.lines()
+    assert SECRET_PASSWORD not in json.dumps(line)
+    assert line["error"]["message"] == f"cannot connect: password={REDACTED}"
+
+
+def test_module_helpers_follow_settings(configure_logs: Any) -> None:
+    configure_logs(REDACT_KEYS=["color"])
+    assert redaction.redact_query("color=red&password=x") == f"color={REDACTED}&password=x"
+    assert redaction.is_sensitive_key("color")
