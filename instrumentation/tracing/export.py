@@ -35,7 +35,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, Context, attach, set_value
 from opentelemetry.sdk.resources import Resource
@@ -45,8 +45,10 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.util.re import parse_env_headers
 
 from instrumentation.conf import Settings
+from instrumentation.tracing import otlp
 from instrumentation.tracing.resource import process_resource
 from instrumentation.tracing.spans import FastSpan, copy_with_resource
+from instrumentation.tracing.transport import ExportError, OtlpHttpSender
 
 logger = logging.getLogger("fleetobs.tracing")
 
@@ -58,6 +60,16 @@ _EXPORTER_LOGGERS = (
     "opentelemetry.exporter.otlp.proto.grpc.exporter",
     "opentelemetry.exporter.otlp.proto.grpc.trace_exporter",
 )
+
+
+class BatchExporter(Protocol):
+    """What the export thread calls: export a batch (raise on failure), return spans rejected."""
+
+    def export(
+        self, batch: Sequence[FastSpan | ReadableSpan], resource: Resource, scope: InstrumentationScope
+    ) -> int: ...
+
+    def shutdown(self) -> None: ...
 
 
 class _OncePerMinute(logging.Filter):
@@ -88,24 +100,78 @@ def _quiet_exporter_logs() -> None:
             target.addFilter(_log_filter)
 
 
-def create_exporter(settings: Settings) -> SpanExporter:
+class SdkExporter:
+    """Adapts an SDK ``SpanExporter`` (gRPC, in-memory, user supplied): converts, then exports."""
+
+    def __init__(self, exporter: SpanExporter) -> None:
+        self.exporter = exporter
+
+    def export(
+        self, batch: Sequence[FastSpan | ReadableSpan], resource: Resource, scope: InstrumentationScope
+    ) -> int:
+        spans = [
+            span.to_readable(resource, scope)
+            if isinstance(span, FastSpan)
+            else copy_with_resource(span, resource)
+            for span in batch
+        ]
+        if self.exporter.export(spans) is not SpanExportResult.SUCCESS:
+            raise ExportError("exporter reported failure", retryable=False)
+        return 0
+
+    def shutdown(self) -> None:
+        self.exporter.shutdown()
+
+
+class OtlpHttpExporter:
+    """OTLP/HTTP protobuf with our encoder and transport (the default)."""
+
+    def __init__(self, sender: OtlpHttpSender) -> None:
+        self.sender = sender
+        self._resource: Resource | None = None
+        self._resource_field = b""
+
+    def export(
+        self, batch: Sequence[FastSpan | ReadableSpan], resource: Resource, scope: InstrumentationScope
+    ) -> int:
+        if resource is not self._resource:
+            self._resource = resource
+            self._resource_field = otlp.encode_resource(resource)
+        answer = self.sender.send(otlp.encode_request(batch, self._resource_field, scope))
+        return _rejected(answer)
+
+    def shutdown(self) -> None:
+        self.sender.close()
+
+
+def _rejected(answer: bytes) -> int:
+    """``partial_success.rejected_spans`` of an ``ExportTraceServiceResponse`` (0 when absent)."""
+    if not answer:
+        return 0
+    try:
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
+        return int(ExportTraceServiceResponse.FromString(answer).partial_success.rejected_spans)
+    except Exception:  # noqa: BLE001 - an unreadable answer to a 2xx is still a success
+        return 0
+
+
+def create_exporter(settings: Settings) -> BatchExporter:
     """The OTLP exporter the settings ask for: HTTP/protobuf by default, gRPC on request."""
     headers = dict(parse_env_headers(settings.otlp_headers, liberal=True)) if settings.otlp_headers else None
     timeout = settings.span_export_timeout
-    _quiet_exporter_logs()
     if settings.otlp_protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 
+        _quiet_exporter_logs()
         endpoint = settings.otlp_endpoint or DEFAULT_GRPC_ENDPOINT
         if endpoint.endswith("/v1/traces"):  # the generic OTLP endpoint with the HTTP path appended
             endpoint = endpoint[: -len("/v1/traces")]
-        return GrpcExporter(
-            endpoint=endpoint, insecure=not endpoint.startswith("https://"), headers=headers, timeout=timeout
+        insecure = not endpoint.startswith("https://")
+        return SdkExporter(
+            GrpcExporter(endpoint=endpoint, insecure=insecure, headers=headers, timeout=timeout)
         )
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
-
-    endpoint = settings.otlp_endpoint or DEFAULT_HTTP_ENDPOINT
-    return HttpExporter(endpoint=endpoint, headers=headers, timeout=timeout)
+    return OtlpHttpExporter(OtlpHttpSender(settings.otlp_endpoint or DEFAULT_HTTP_ENDPOINT, headers, timeout))
 
 
 def _count(name: str, labels: tuple[str, ...], amount: float = 1) -> None:
@@ -144,7 +210,7 @@ class SpanBatcher(SpanProcessor):
 
     def __init__(
         self,
-        exporter_factory: Callable[[], SpanExporter],
+        exporter_factory: Callable[[], BatchExporter],
         base_resource: Resource,
         scope: InstrumentationScope,
         *,
@@ -163,6 +229,7 @@ class SpanBatcher(SpanProcessor):
         self._queue: collections.deque[FastSpan | ReadableSpan] = collections.deque()
         self._init_process_state()
         self._stopped = False
+        self._last_error_log = -1e9
         _live.add(self)
         _register_fork_hook()
 
@@ -171,7 +238,7 @@ class SpanBatcher(SpanProcessor):
         self._wake = threading.Event()
         self._idle = threading.Condition(self._lock)
         self._thread: threading.Thread | None = None
-        self._exporter: SpanExporter | None = None
+        self._exporter: BatchExporter | None = None
         self._resource: Resource | None = None
         self._exporting = 0
 
@@ -254,25 +321,30 @@ class SpanBatcher(SpanProcessor):
     def _export(self, batch: Sequence[FastSpan | ReadableSpan]) -> None:
         count = len(batch)
         try:
-            resource = self._process_resource()
-            spans = [
-                span.to_readable(resource, self._scope)
-                if isinstance(span, FastSpan)
-                else copy_with_resource(span, resource)
-                for span in batch
-            ]
             exporter = self._exporter
             if exporter is None:
                 exporter = self._exporter = self._exporter_factory()
-            result = exporter.export(spans)
-        except Exception:
-            logger.exception("fleetobs: span export raised")
-            result = SpanExportResult.FAILURE
-        if result is SpanExportResult.SUCCESS:
-            _count("fleetobs_telemetry_exported", ("spans",), count)
-        else:
-            _count("fleetobs_telemetry_export_failures", ("spans",))
-            _count("fleetobs_telemetry_dropped", ("spans", "export_failed"), count)
+            rejected = min(count, max(0, exporter.export(batch, self._process_resource(), self._scope)))
+        except ExportError as exc:
+            self._failed(count, exc)
+            return
+        except Exception as exc:  # noqa: BLE001 - a broken exporter must not kill the thread
+            self._failed(count, exc)
+            return
+        if count - rejected:
+            _count("fleetobs_telemetry_exported", ("spans",), count - rejected)
+        if rejected:
+            _count("fleetobs_telemetry_dropped", ("spans", "rejected"), rejected)
+
+    def _failed(self, count: int, exc: BaseException) -> None:
+        _count("fleetobs_telemetry_export_failures", ("spans",))
+        _count("fleetobs_telemetry_dropped", ("spans", "export_failed"), count)
+        now = time.monotonic()
+        if now - self._last_error_log >= 60.0:
+            self._last_error_log = now
+            logger.warning(
+                "fleetobs: could not export %d spans: %s (repeats are not logged for 60 s)", count, exc
+            )
 
     # -- flushing ------------------------------------------------------------------------------
     def queued(self) -> int:

@@ -37,7 +37,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from instrumentation import conf
 from instrumentation.conf import Settings
 from instrumentation.tracing import contrib
-from instrumentation.tracing.export import SpanBatcher, create_exporter
+from instrumentation.tracing.export import BatchExporter, SdkExporter, SpanBatcher, create_exporter
 from instrumentation.tracing.propagation import Extractor, extractor_for_environment
 from instrumentation.tracing.resource import base_resource
 from instrumentation.tracing.sampling import Decider, SamplerConfig, from_settings
@@ -125,8 +125,8 @@ def setup(
         scope = InstrumentationScope(SCOPE_NAME, _version())
         chosen = exporter
 
-        def factory() -> SpanExporter:
-            return chosen if chosen is not None else create_exporter(settings)
+        def factory() -> BatchExporter:
+            return SdkExporter(chosen) if chosen is not None else create_exporter(settings)
 
         batcher = SpanBatcher(
             factory,

@@ -1,0 +1,314 @@
+"""OTLP encoding: spans straight to ``ExportTraceServiceRequest`` protobuf bytes.
+
+The SDK's encoder builds a protobuf object per attribute, event and span and costs about
+50 µs per server span on the export thread, which still competes with requests for the GIL.
+This one writes the protobuf wire format directly (tags, varints, length-prefixed fields) from
+our :class:`~instrumentation.tracing.spans.FastSpan`\\s and from SDK ``ReadableSpan``\\s, about
+ten times cheaper. The message layout is opentelemetry-proto's ``trace/v1/trace.proto``::
+
+    ExportTraceServiceRequest { repeated ResourceSpans resource_spans = 1; }
+    ResourceSpans { Resource resource = 1; repeated ScopeSpans scope_spans = 2; }
+    ScopeSpans    { InstrumentationScope scope = 1; repeated Span spans = 2; }
+    Span { bytes trace_id = 1; bytes span_id = 2; string trace_state = 3; bytes parent_span_id = 4;
+           string name = 5; SpanKind kind = 6; fixed64 start_time_unix_nano = 7;
+           fixed64 end_time_unix_nano = 8; repeated KeyValue attributes = 9;
+           uint32 dropped_attributes_count = 10; repeated Event events = 11; repeated Link links = 13;
+           Status status = 15; fixed32 flags = 16; }
+    Event  { fixed64 time_unix_nano = 1; string name = 2; repeated KeyValue attributes = 3; }
+    Link   { bytes trace_id = 1; bytes span_id = 2; string trace_state = 3;
+             repeated KeyValue attributes = 4; fixed32 flags = 6; }
+    Status { string message = 2; StatusCode code = 3; }
+    KeyValue { string key = 1; AnyValue value = 2; }
+    AnyValue { oneof { string = 1; bool = 2; int64 = 3; double = 4; ArrayValue = 5; bytes = 7; } }
+
+Attribute values that OTLP cannot carry (``None``, objects, ints beyond 64 bits) are skipped
+rather than failing the batch. The tests decode this output with the ``opentelemetry-proto``
+package.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import SpanContext
+
+from instrumentation.tracing.spans import MAX_ATTRIBUTES, FastSpan
+
+_pack_q = struct.Struct("<Q").pack
+_pack_d = struct.Struct("<d").pack
+_pack_i = struct.Struct("<I").pack
+_INT64_MIN = -(1 << 63)
+_INT64_MAX = (1 << 63) - 1
+_HAS_IS_REMOTE = 0x100
+_IS_REMOTE = 0x200
+
+
+def _varint(value: int) -> bytes:
+    if value < 0x80:
+        return bytes((value,))
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _ld(tag: bytes, payload: bytes) -> bytes:
+    """A length-delimited field."""
+    n = len(payload)
+    return tag + (bytes((n,)) if n < 0x80 else _varint(n)) + payload
+
+
+# Tags: (field number << 3) | wire type (0 varint, 1 fixed64, 2 length-delimited, 5 fixed32).
+_T1_LD = b"\x0a"
+_T2_LD = b"\x12"
+_T3_LD = b"\x1a"
+_T4_LD = b"\x22"
+_T5_LD = b"\x2a"
+_T7_LD = b"\x3a"
+_T9_LD = b"\x4a"
+_T11_LD = b"\x5a"
+_T13_LD = b"\x6a"
+_T15_LD = b"\x7a"
+_T2_VARINT = b"\x10"
+_T3_VARINT = b"\x18"
+_T6_VARINT = b"\x30"
+_T1_FIXED64 = b"\x09"
+_T4_FIXED64 = b"\x21"
+_T7_FIXED64 = b"\x39"
+_T8_FIXED64 = b"\x41"
+_T6_FIXED32 = b"\x35"
+_T16_FIXED32 = b"\x85\x01"
+_TRUE = b"\x10\x01"
+_FALSE = b"\x10\x00"
+
+
+def _any_value(value: Any) -> bytes | None:
+    kind = type(value)
+    if kind is str:
+        return _ld(_T1_LD, value.encode("utf-8", "replace"))
+    if kind is bool:
+        return _TRUE if value else _FALSE
+    if kind is int:
+        if not _INT64_MIN <= value <= _INT64_MAX:
+            return None
+        return _T3_VARINT + _varint(value & 0xFFFFFFFFFFFFFFFF)
+    if kind is float:
+        return _T4_FIXED64 + _pack_d(value)
+    if isinstance(value, str | bool | int | float):  # subclasses (enums, SafeString...)
+        base = (
+            str
+            if isinstance(value, str)
+            else bool
+            if isinstance(value, bool)
+            else (int if isinstance(value, int) else float)
+        )
+        return _any_value(base(value))
+    if isinstance(value, bytes):
+        return _ld(_T7_LD, value)
+    if isinstance(value, Sequence):
+        items = [item for item in (_any_value(element) for element in value) if item is not None]
+        return _ld(_T5_LD, b"".join(_ld(_T1_LD, item) for item in items))
+    return None
+
+
+_CACHE_LIMIT = 4096
+_CACHEABLE = frozenset((str, int, bool, float))
+# Encoded KeyValue fields by (tag, key, value type, value): most attribute pairs repeat across
+# spans (method, route, status, db.system, the normalised SQL), so they are encoded once.
+_kv_cache: dict[tuple[bytes, str, type, Any], bytes] = {}
+
+
+def _key_value(tag: bytes, key: str, value: Any) -> bytes | None:
+    encoded = _any_value(value)
+    if encoded is None:
+        return None
+    return _ld(tag, _ld(_T1_LD, key.encode("utf-8", "replace")) + _ld(_T2_LD, encoded))
+
+
+def _key_values(attributes: Mapping[str, Any] | None, tag: bytes) -> tuple[bytes, int]:
+    """Encoded ``KeyValue`` fields under ``tag``, and how many were dropped."""
+    if not attributes:
+        return b"", 0
+    parts: list[bytes] = []
+    dropped = 0
+    cache = _kv_cache
+    for key, value in attributes.items():
+        kind = type(value)
+        if kind in _CACHEABLE:
+            cache_key = (tag, key, kind, value)
+            field = cache.get(cache_key)
+            if field is None:
+                field = _key_value(tag, key, value)
+                if field is not None and len(field) <= 1024:
+                    if len(cache) >= _CACHE_LIMIT:
+                        cache.clear()
+                    cache[cache_key] = field
+        else:
+            field = _key_value(tag, key, value)
+        if field is None or len(parts) >= MAX_ATTRIBUTES:
+            dropped += 1
+            continue
+        parts.append(field)
+    return b"".join(parts), dropped
+
+
+def encode_attributes(attributes: Mapping[str, Any]) -> bytes:
+    """Repeated ``KeyValue`` fields numbered 1 (as in ``Resource``)."""
+    return _key_values(attributes, _T1_LD)[0]
+
+
+def _flags(trace_flags: int, parent: SpanContext | None) -> bytes:
+    flags = (trace_flags & 0xFF) | _HAS_IS_REMOTE
+    if parent is not None and parent.is_remote:
+        flags |= _IS_REMOTE
+    return _T16_FIXED32 + _pack_i(flags)
+
+
+def _status(code: int, message: str | None) -> bytes:
+    if code == 0 and not message:
+        return b""
+    body = b""
+    if message:
+        body += _ld(_T2_LD, message.encode("utf-8", "replace"))
+    if code:
+        body += _T3_VARINT + _varint(code)
+    return _ld(_T15_LD, body)
+
+
+def _events(events: Iterable[tuple[str, Mapping[str, Any] | None, int]]) -> bytes:
+    parts: list[bytes] = []
+    for name, attributes, timestamp in events:
+        body = _T1_FIXED64 + _pack_q(timestamp) + _ld(_T2_LD, name.encode("utf-8", "replace"))
+        body += _key_values(attributes, _T3_LD)[0]
+        parts.append(_ld(_T11_LD, body))
+    return b"".join(parts)
+
+
+def _links(links: Iterable[Any]) -> bytes:
+    parts: list[bytes] = []
+    for link in links:
+        context = link.context
+        body = _ld(_T1_LD, context.trace_id.to_bytes(16, "big")) + _ld(
+            _T2_LD, context.span_id.to_bytes(8, "big")
+        )
+        if context.trace_state:
+            body += _ld(_T3_LD, context.trace_state.to_header().encode())
+        body += _key_values(link.attributes, _T4_LD)[0]
+        body += _T6_FIXED32 + _pack_i(
+            (context.trace_flags & 0xFF) | _HAS_IS_REMOTE | (_IS_REMOTE if context.is_remote else 0)
+        )
+        parts.append(_ld(_T13_LD, body))
+    return b"".join(parts)
+
+
+def _span(
+    name: str,
+    context: SpanContext,
+    parent: SpanContext | None,
+    kind: int,
+    start: int,
+    end: int,
+    attributes: Mapping[str, Any] | None,
+    events: bytes,
+    links: bytes,
+    status: bytes,
+) -> bytes:
+    body = _ld(_T1_LD, context.trace_id.to_bytes(16, "big")) + _ld(_T2_LD, context.span_id.to_bytes(8, "big"))
+    if context.trace_state:
+        body += _ld(_T3_LD, context.trace_state.to_header().encode())
+    if parent is not None:
+        body += _ld(_T4_LD, parent.span_id.to_bytes(8, "big"))
+    attributes_bytes, dropped = _key_values(attributes, _T9_LD)
+    body += (
+        _ld(_T5_LD, name.encode("utf-8", "replace"))
+        + _T6_VARINT
+        + _varint(kind + 1)  # the API's INTERNAL is 0; OTLP's is 1 (0 means unspecified)
+        + _T7_FIXED64
+        + _pack_q(start)
+        + _T8_FIXED64
+        + _pack_q(end)
+        + attributes_bytes
+    )
+    if dropped:
+        body += b"\x50" + _varint(dropped)  # dropped_attributes_count = 10, varint
+    return body + events + links + status + _flags(context.trace_flags, parent)
+
+
+def encode_fast_span(span: FastSpan) -> bytes:
+    status = span._status
+    return _span(
+        span._name,
+        span._context,
+        span._parent,
+        span._kind.value,
+        span._start,
+        span._end or span._start,
+        span._attributes,
+        _events(span._events) if span._events else b"",
+        _links(span._links) if span._links else b"",
+        _status(status.status_code.value, status.description),
+    )
+
+
+def encode_readable_span(span: ReadableSpan) -> bytes:
+    context = span.context
+    if context is None:
+        return b""
+    status = span.status
+    events = [(event.name, event.attributes, event.timestamp) for event in span.events]
+    return _span(
+        span.name,
+        context,
+        span.parent,
+        span.kind.value,
+        span.start_time or 0,
+        span.end_time or span.start_time or 0,
+        span.attributes,
+        _events(events),
+        _links(span.links),
+        _status(status.status_code.value, status.description),
+    )
+
+
+def encode_scope(scope: InstrumentationScope) -> bytes:
+    body = _ld(_T1_LD, scope.name.encode())
+    if scope.version:
+        body += _ld(_T2_LD, scope.version.encode())
+    return _ld(_T1_LD, body)
+
+
+def encode_resource(resource: Resource) -> bytes:
+    """The ``resource`` field of a ``ResourceSpans`` (encode once per process and reuse)."""
+    return _ld(_T1_LD, encode_attributes(resource.attributes))
+
+
+def encode_request(
+    spans: Sequence[FastSpan | ReadableSpan], resource_field: bytes, default_scope: InstrumentationScope
+) -> bytes:
+    """One ``ExportTraceServiceRequest`` with every span under this process's resource."""
+    by_scope: dict[tuple[str, str | None], list[bytes]] = {}
+    scopes: dict[tuple[str, str | None], InstrumentationScope] = {}
+    default_key = (default_scope.name, default_scope.version)
+    scopes[default_key] = default_scope
+    for span in spans:
+        if type(span) is FastSpan:
+            key = default_key
+            encoded = encode_fast_span(span)
+        else:
+            scope = span.instrumentation_scope or default_scope  # type: ignore[union-attr]
+            key = (scope.name, scope.version)
+            scopes.setdefault(key, scope)
+            encoded = encode_readable_span(span)  # type: ignore[arg-type]
+        if encoded:
+            by_scope.setdefault(key, []).append(_ld(_T2_LD, encoded))
+    scope_spans = b"".join(
+        _ld(_T2_LD, encode_scope(scopes[key]) + b"".join(items)) for key, items in by_scope.items()
+    )
+    return _ld(_T1_LD, resource_field + scope_spans)
