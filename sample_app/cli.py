@@ -134,14 +134,13 @@ def run(args: argparse.Namespace) -> int:
         slo_file=args.slo,
         preferred_ports=True,
         on_alert=_print_alert,
+        celery_worker=bool(args.redis_url),
     )
     fleet = Fleet(config, log=lambda message: print(message, flush=True))
     previous = signal.signal(signal.SIGTERM, _raise_stop)
     extras: list[Any] = []
     try:
         fleet.start()
-        if args.redis_url:
-            extras.append(_start_celery_worker(fleet))
         load = _start_load(args, fleet)
         if load is not None:
             extras.append(load)
@@ -174,31 +173,6 @@ def _start_load(args: argparse.Namespace, fleet: Any) -> Any:
     return LoadGenerator(
         targets, rate=args.rate, users=max(4, 2 * len(targets)), password=demo_password()
     ).start()
-
-
-def _start_celery_worker(fleet: Any) -> Any:
-    from sample_app.processes import ManagedProcess
-
-    class CeleryWorker(ManagedProcess):
-        name = "celery"
-
-        def command(self) -> list[str]:
-            return [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "sample_app.celery",
-                "worker",
-                "--loglevel",
-                "INFO",
-                "--concurrency",
-                "2",
-            ]
-
-    worker = CeleryWorker(env=fleet.base_env(), workdir=fleet.state_dir / "celery")
-    print(f"starting a Celery worker (log: {worker.log_path})", flush=True)
-    return worker.start()
 
 
 class _LocustProcess:

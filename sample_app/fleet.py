@@ -78,11 +78,15 @@ class FleetConfig:
     #: Prefer the well-known demo ports (8001.., 9090, 9093, 9095) when they are free.
     preferred_ports: bool = False
     seed: bool = True
+    #: Start a Celery worker (needs ``redis_url``; without a broker tasks run eagerly anyway).
+    celery_worker: bool = False
     #: Called with each Alertmanager webhook payload (the demo prints them).
     on_alert: Callable[[dict[str, Any]], None] | None = None
 
     def __post_init__(self) -> None:
         self.state_dir = Path(self.state_dir).resolve()
+        if self.celery_worker and not self.redis_url:
+            raise ValueError("a Celery worker needs redis_url (the broker)")
         if self.instances < 1 or self.workers < 1:
             raise ValueError(f"instances and workers must be at least 1, got {self.instances}/{self.workers}")
 
@@ -98,6 +102,7 @@ class Fleet:
         self.prometheus: Prometheus | None = None
         self.alertmanager: Alertmanager | None = None
         self.webhook: WebhookReceiver | None = None
+        self.celery: CeleryWorker | None = None
         self.rule_files: list[Path] = []
         self.notes: list[str] = []
         self._faults_token: str | None = None
@@ -226,6 +231,11 @@ class Fleet:
             self.instances.append(app)
             app.start()
             self._record_pids()
+        if cfg.celery_worker:
+            self.celery = CeleryWorker(env=self.base_env(), workdir=self.state_dir / "celery")
+            self.log(f"starting a Celery worker (queue {cfg.service}-tasks)")
+            self.celery.start()
+            self._record_pids()
         if cfg.alertmanager:
             self.webhook = WebhookReceiver(port=ports.pick(DEMO_PORTS["webhook"]), on_payload=cfg.on_alert)
             self.webhook.start()
@@ -261,6 +271,8 @@ class Fleet:
         if self.webhook is not None:
             self.webhook.stop()
             self.webhook = None
+        if self.celery is not None:
+            self.celery.stop()
         for app in reversed(self.instances):
             app.stop()
         with contextlib.suppress(FileNotFoundError):
@@ -274,7 +286,7 @@ class Fleet:
 
     def process_groups(self) -> list[int]:
         """Process group ids of every server started (each group's id is its leader's pid)."""
-        servers = [*self.instances, self.alertmanager, self.prometheus]
+        servers = [*self.instances, self.celery, self.alertmanager, self.prometheus]
         return [s.pid for s in servers if s is not None and s.process is not None]
 
     def _record_pids(self) -> None:
@@ -372,6 +384,24 @@ class Fleet:
                 return dict(factory(webhook_url))
             self.notes.append("alerting.api is not available: Alertmanager routes everything to the webhook")
         return processes.minimal_alertmanager_config(webhook_url)
+
+
+class CeleryWorker(processes.ManagedProcess):
+    """``celery -A sample_app.celery worker``: one process, the service's queue, no gossip."""
+
+    name = "celery"
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "celery", "-A", "sample_app.celery", "worker",
+            "--pool", "solo", "--loglevel", "INFO", "--hostname", f"shop-{secrets.token_hex(4)}@%h",
+            "--without-gossip", "--without-mingle", "--without-heartbeat",
+        ]  # fmt: skip
+
+    def wait_ready(self) -> None:
+        # The broker keeps queued tasks until the worker consumes them, so "running" is enough.
+        time.sleep(1.0)
+        self._check_running()
 
 
 class _PortPicker:

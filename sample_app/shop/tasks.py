@@ -7,6 +7,7 @@ in the web process itself otherwise (eager mode), so the sample works with no br
 from __future__ import annotations
 
 import logging
+from collections import Counter
 
 from celery import shared_task
 from django.db import transaction
@@ -31,14 +32,19 @@ def process_order(order_id: int) -> str:
             return "missing"
         if order.status != Order.Status.PENDING:
             return str(order.status)
-        items = list(order.items.select_related("product").order_by("product_id"))
-        short = [item.product.name for item in items if item.product.stock < item.quantity]
+        # An order may list a product on several lines: reserve the sum. Locking the product rows
+        # in id order keeps concurrent workers from deadlocking on PostgreSQL.
+        wanted: Counter[int] = Counter()
+        for product_id, quantity in order.items.values_list("product_id", "quantity"):
+            wanted[product_id] += quantity
+        products = Product.objects.select_for_update().filter(pk__in=wanted).order_by("pk")
+        short = [p.name for p in products if p.stock < wanted[p.pk]]
         if short:
             order.status = Order.Status.REJECTED
             order.note = ("out of stock: " + ", ".join(short))[:200]
         else:
-            for item in items:
-                Product.objects.filter(pk=item.product_id).update(stock=F("stock") - item.quantity)
+            for product_id, quantity in sorted(wanted.items()):
+                Product.objects.filter(pk=product_id).update(stock=F("stock") - quantity)
             order.status = Order.Status.CONFIRMED
         order.processed_at = timezone.now()
         order.save(update_fields=["status", "note", "processed_at"])

@@ -110,7 +110,7 @@ class Command(BaseCommand):
                         slug=slug,
                         description=f"A {name.lower()} from our {category.name.lower()} range.",
                         price=Decimal(rng.randrange(299, 19_999)) / 100,
-                        stock=rng.randrange(5_000, 20_000),
+                        stock=rng.randrange(20, 1_500),
                     )
                 )
         Product.objects.bulk_create(new)
