@@ -42,14 +42,27 @@ LEVEL_NUMBERS: dict[str, int] = {name: number for number, name in LEVELS.items()
 }
 
 
+_PATHS: dict[str, tuple[str, ...]] = {}
+_PATH_CACHE_LIMIT = 4096
+
+
+def _path(key: str) -> tuple[str, ...]:
+    path = _PATHS.get(key)
+    if path is None:
+        path = (key,) if key[0] == "@" else tuple(key.split("."))
+        if len(_PATHS) < _PATH_CACHE_LIMIT:
+            _PATHS[key] = path
+    return path
+
+
 def nest(flat: dict[str, Any]) -> dict[str, Any]:
     """``{"a.b": 1, "a.c": 2, "d": 3}`` -> ``{"a": {"b": 1, "c": 2}, "d": 3}``."""
     out: dict[str, Any] = {}
     for key, value in flat.items():
-        if "." not in key or key[0] == "@":
+        parts = _path(key) if key else (key,)
+        if len(parts) == 1:
             out[key] = value
             continue
-        parts = key.split(".")
         node = out
         for part in parts[:-1]:
             child = node.get(part)

@@ -306,15 +306,18 @@ class _Render:
 class EcsFormatter(structlog.stdlib.ProcessorFormatter):
     """Formats any LogRecord (structlog's or not) as one ECS JSON line (or a console line).
 
+    A ``ProcessorFormatter``: records from structlog carry their event dict, foreign records get
+    one built from the record and run through ``foreign_pre_chain``, then both go through the
+    same processors (:class:`EcsProcessor`, then rendering). ``format`` is reimplemented without
+    the record copy and the base ``Formatter.format`` pass of the original, because the
+    processors only read the record; that halves the cost of a stdlib line.
+
     Usable on its own in a ``LOGGING`` dict: ``{"()": "instrumentation.logging.EcsFormatter"}``.
     """
 
     def __init__(self, pipeline: Pipeline | None = None, **kwargs: Any) -> None:
         super().__init__(
-            processors=[
-                EcsProcessor(pipeline),
-                _Render(pipeline),
-            ],
+            processors=[EcsProcessor(pipeline), _Render(pipeline)],
             foreign_pre_chain=[structlog.contextvars.merge_contextvars],
             keep_exc_info=False,
             keep_stack_info=False,
@@ -324,19 +327,37 @@ class EcsFormatter(structlog.stdlib.ProcessorFormatter):
         self._ecs_processor = EcsProcessor(pipeline)
         self._pipeline = pipeline
 
-    def ecs_event(self, record: logging.LogRecord) -> dict[str, Any]:
-        """The nested ECS event of ``record`` (used when a second rendering is needed)."""
-        copy = logging.makeLogRecord(record.__dict__)
-        msg = copy.msg
+    def flat_event(self, record: logging.LogRecord) -> dict[str, Any]:
+        """The flat ECS event of ``record`` (dotted keys)."""
+        msg = record.msg
         ed: dict[str, Any]
-        if isinstance(msg, dict) and getattr(copy, "_logger", None) is not None:
+        if isinstance(msg, dict) and getattr(record, "_logger", None) is not None:
+            method_name = getattr(record, "_name", record.levelname.lower())
             ed = dict(msg)
-            ed["_record"] = copy
+            ed["_record"] = record
             ed["_from_structlog"] = True
         else:
-            ed = {"event": copy.getMessage(), "_record": copy, "exc_info": copy.exc_info}
-            ed = dict(structlog.contextvars.merge_contextvars(None, copy.levelname.lower(), ed))
-        return nest(self._ecs_processor(None, copy.levelname.lower(), ed))
+            method_name = record.levelname.lower()
+            ed = {"event": record.getMessage(), "_record": record, "_from_structlog": False}
+            if record.exc_info:
+                ed["exc_info"] = record.exc_info
+            if record.stack_info:
+                ed["stack_info"] = record.stack_info
+            for proc in self.foreign_pre_chain or ():
+                ed = proc(None, method_name, ed)  # type: ignore[arg-type,assignment]
+        flat: dict[str, Any] = self._ecs_processor(None, method_name, ed)
+        return flat
+
+    def ecs_event(self, record: logging.LogRecord) -> dict[str, Any]:
+        """The nested ECS event of ``record``."""
+        return nest(self.flat_event(record))
+
+    def format(self, record: logging.LogRecord) -> str:
+        pipeline = self._pipeline or current()
+        event = self.ecs_event(record)
+        if pipeline.format == "console":
+            return render.render_console(event).decode("utf-8").rstrip("\n")
+        return render.render_json(event).decode("utf-8").rstrip("\n")
 
 
 class EcsHandler(logging.Handler):
@@ -350,16 +371,21 @@ class EcsHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             pipeline = self._pipeline or current()
-            text = self.format(record).encode("utf-8", "backslashreplace") + b"\n"
-            json_data: bytes | None = text
-            if pipeline.format != "json":
-                json_data = None
-                formatter = self.formatter
-                if pipeline.shipper is not None and isinstance(formatter, EcsFormatter):
-                    json_data = render.render_json(formatter.ecs_event(record))
+            formatter = self.formatter
+            if not isinstance(formatter, EcsFormatter):
+                # Someone set another formatter on our handler: honour it, stdout only.
+                pipeline.write((self.format(record) + "\n").encode("utf-8", "backslashreplace"), None)
+                return
+            event = formatter.ecs_event(record)
+            if pipeline.format == "json":
+                data = render.render_json(event)
+                shipped: bytes | None = data
+            else:
+                data = render.render_console(event)
+                shipped = render.render_json(event) if pipeline.shipper is not None else None
             if record.threadName == SHIPPER_THREAD:
-                json_data = None  # the shipper's own lines would feed back into its queue
-            pipeline.write(text, json_data)
+                shipped = None  # the shipper's own lines would feed back into its queue
+            pipeline.write(data, shipped)
         except RecursionError:
             raise
         except Exception as exc:  # noqa: BLE001 - never lose the line silently
