@@ -344,7 +344,7 @@ class EcsFormatter(structlog.stdlib.ProcessorFormatter):
             if record.stack_info:
                 ed["stack_info"] = record.stack_info
             for proc in self.foreign_pre_chain or ():
-                ed = proc(None, method_name, ed)  # type: ignore[arg-type,assignment]
+                ed = proc(None, method_name, ed)  # type: ignore[assignment]
         flat: dict[str, Any] = self._ecs_processor(None, method_name, ed)
         return flat
 
