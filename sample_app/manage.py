@@ -7,8 +7,11 @@ import sys
 from pathlib import Path
 
 if __name__ == "__main__":
-    # Run as a script, this directory is on sys.path but the package's parent is not.
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    # Run as a script, Python puts this directory first on sys.path, where sample_app/celery.py
+    # would shadow the celery package. Put the package's parent there instead.
+    here = Path(__file__).resolve().parent
+    sys.path = [p for p in sys.path if Path(p or ".").resolve() != here]
+    sys.path.insert(0, str(here.parent))
     from sample_app.__main__ import main
 
     main()

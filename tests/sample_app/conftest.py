@@ -29,9 +29,9 @@ def _unavailable(message: str) -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    """URL of a uniquely named, empty PostgreSQL database, dropped afterwards."""
+    """URL of a uniquely named PostgreSQL database for this session, dropped afterwards."""
     psycopg = pytest.importorskip("psycopg")
     name = f"shop_test_{secrets.token_hex(4)}"
     try:
@@ -46,7 +46,7 @@ def postgres_url() -> Iterator[str]:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def redis_url() -> str:
     redis = pytest.importorskip("redis")
     client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)

@@ -1,0 +1,80 @@
+"""The sample project as a Django project: deploy checks in production mode, committed
+migrations, the idempotent seed command, and both ways of running management commands."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PRODUCTION_ENV = {
+    "SHOP_PRODUCTION": "1",
+    "DJANGO_SECRET_KEY": "a-long-random-production-secret-key-0123456789-abcdefghijklmnop-XYZ",
+    "SHOP_ALLOWED_HOSTS": "shop.example.com",
+}
+
+
+def run(args: list[str], tmp_path: Path, repo_root: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    full_env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "sample_app.settings",
+        "SHOP_SQLITE_PATH": str(tmp_path / "shop.sqlite3"),
+        "DATABASE_URL": "",
+        "REDIS_URL": "",
+        **env,
+    }
+    return subprocess.run(
+        args, cwd=repo_root, env=full_env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def manage(*args: str, tmp_path: Path, repo_root: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return run([sys.executable, "-m", "sample_app", *args], tmp_path, repo_root, **env)
+
+
+def test_deploy_check_is_clean_in_production_mode(tmp_path: Path, repo_root: Path) -> None:
+    result = manage("check", "--deploy", "--fail-level", "WARNING", tmp_path=tmp_path, repo_root=repo_root,
+                    **PRODUCTION_ENV)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_deploy_check_flags_development_settings(tmp_path: Path, repo_root: Path) -> None:
+    # The same check without SHOP_PRODUCTION finds the missing hardening: it is really checking.
+    result = manage("check", "--deploy", "--fail-level", "WARNING", tmp_path=tmp_path, repo_root=repo_root)
+    assert result.returncode != 0
+    assert "security.W004" in result.stderr  # no HSTS
+    assert "security.W012" in result.stderr  # session cookie not secure
+
+
+def test_production_mode_requires_a_secret_key(tmp_path: Path, repo_root: Path) -> None:
+    result = manage(
+        "check", tmp_path=tmp_path, repo_root=repo_root, SHOP_PRODUCTION="1", DJANGO_SECRET_KEY=""
+    )
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_migrations_are_committed(tmp_path: Path, repo_root: Path) -> None:
+    result = manage("makemigrations", "--check", "--dry-run", tmp_path=tmp_path, repo_root=repo_root)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_seed_is_idempotent(tmp_path: Path, repo_root: Path) -> None:
+    assert manage("migrate", "--noinput", tmp_path=tmp_path, repo_root=repo_root).returncode == 0
+    first = manage("seed", tmp_path=tmp_path, repo_root=repo_root)
+    assert first.returncode == 0, first.stderr
+    assert "200 new products" in first.stdout
+    assert "demo user created" in first.stdout
+    second = manage("seed", tmp_path=tmp_path, repo_root=repo_root)
+    assert second.returncode == 0, second.stderr
+    assert "0 new products, 0 new reviews, demo user present" in second.stdout
+
+
+@pytest.mark.parametrize("entry", [["sample_app/manage.py"], ["-m", "sample_app"]])
+def test_management_entry_points(tmp_path: Path, repo_root: Path, entry: list[str]) -> None:
+    result = run([sys.executable, *entry, "check"], tmp_path, repo_root, PYTHONPATH="")
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,68 @@
+"""Query behaviour of the sample shop on PostgreSQL: the N+1 endpoint issues one query per row,
+the ``select_related`` one a single query whatever the page size, and orders run eagerly when no
+broker is configured."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sample_app.fleet import Fleet, FleetConfig
+
+pytestmark = [pytest.mark.integration]
+
+
+@pytest.fixture(scope="module")
+def findings(tmp_path_factory: pytest.TempPathFactory, postgres_url: str, repo_root: Path) -> dict[str, Any]:
+    fleet = Fleet(FleetConfig(state_dir=tmp_path_factory.mktemp("queries"), database_url=postgres_url))
+    fleet.prepare()  # migrate and seed, start nothing
+    env = {
+        **os.environ,
+        **fleet.base_env(),
+        "SHOP_ALLOWED_HOSTS": "testserver",
+        "SHOP_CELERY_EAGER": "1",
+        "FLEETOBS_TRACING_ENABLED": "false",
+    }
+    out = tmp_path_factory.mktemp("probe") / "findings.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.sample_app.query_probe", str(out)],
+        cwd=repo_root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    return json.loads(out.read_text())
+
+
+@pytest.mark.parametrize("size", [1, 5, 20])
+def test_n_plus_one_endpoint_issues_one_query_per_row(findings: dict[str, Any], size: int) -> None:
+    probe = findings[f"n_plus_one:{size}"]
+    assert probe["status"] == 200
+    assert probe["rows"] == size
+    assert len(probe["sql"]) == 1 + size
+    per_row = probe["sql"][1:]
+    assert all('FROM "shop_category"' in sql for sql in per_row)
+
+
+@pytest.mark.parametrize("size", [1, 5, 20])
+def test_select_related_endpoint_issues_one_query(findings: dict[str, Any], size: int) -> None:
+    probe = findings[f"select_related:{size}"]
+    assert probe["rows"] == size
+    assert len(probe["sql"]) == 1
+    assert 'INNER JOIN "shop_category"' in probe["sql"][0]
+
+
+def test_order_runs_eagerly_without_a_broker(findings: dict[str, Any]) -> None:
+    order = findings["order"]
+    assert order["status_code"] == 202
+    assert order["response_status"] == "pending"
+    assert order["stored_status"] == "confirmed"
