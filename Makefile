@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help install system-deps test lint typecheck pytest demo bench soak docs clean
+.PHONY: help install system-deps test lint typecheck pytest compat demo bench soak docs clean
 
 help:
 	@echo "make demo   - run the sample fleet with real Prometheus and Alertmanager, under load"
@@ -35,7 +35,19 @@ typecheck: $(INSTALLED)
 pytest: $(INSTALLED) system-deps
 	$(BIN)/pytest
 
-test: install system-deps lint typecheck pytest
+# The oldest supported Django (4.2 LTS) runs the in-process suite too; the newest release that
+# supports this Python is the one installed in the virtualenv.
+COMPAT := .compat/django42
+$(COMPAT)/.installed: $(INSTALLED)
+	rm -rf $(COMPAT)
+	$(BIN)/python -m pip install -q --no-deps --target $(COMPAT) "Django>=4.2,<5.0"
+	touch $@
+
+compat: $(COMPAT)/.installed
+	PYTHONPATH=$(COMPAT) $(BIN)/python -c 'import django, sys; sys.exit(django.VERSION[:2] != (4, 2))'
+	PYTHONPATH=$(COMPAT) $(BIN)/pytest -q -p no:cacheprovider -m "not integration" tests/unit tests/metrics
+
+test: install system-deps lint typecheck pytest compat
 
 demo: $(INSTALLED) system-deps
 	$(BIN)/fleetobs demo
@@ -50,4 +62,4 @@ docs: $(INSTALLED)
 	$(BIN)/fleetobs docs generate
 
 clean:
-	rm -rf .demo .bench build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .demo .bench .compat build *.egg-info .pytest_cache .mypy_cache .ruff_cache
