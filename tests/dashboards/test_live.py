@@ -12,24 +12,28 @@ dead panel. Week-over-week targets (``offset 1w``) are evaluated a week in the f
 their offset lands on the data just scraped. Dead panels are listed by dashboard and title.
 
 Panels that need signals the sample fleet cannot produce are listed in :data:`ALLOWED_DEAD` with
-the reason; any other dead panel fails the test.
+the reason; any other dead panel fails the test. To give the database error panels data, two
+extra one-worker instances join the fleet with a database that refuses connections and one whose
+queries fail (PostgreSQL with an empty ``search_path``).
 """
 
 from __future__ import annotations
 
 import re
+import socket
 import time
 import urllib.parse
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from dashboards import generate, provisioning, uids
-from sample_app.fleet import Fleet
+from sample_app.fleet import GUNICORN_CONFIG, SETTINGS_MODULE, WSGI_MODULE, Fleet
 from sample_app.traffic import LoadGenerator
 from tests.dashboards import walk
 from tests.support.fixtures import FleetFactory, fleet_factory  # noqa: F401 - pytest fixture
-from tests.support.procs import http_request
+from tests.support.procs import Gunicorn, free_port, http_request, in_ci
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -47,13 +51,23 @@ TRAFFIC_READY = {
     "cache hits": 'sum(fleetobs_cache_operations_total{cache_result="hit"})',
     "cache misses": 'sum(fleetobs_cache_operations_total{cache_result="miss"})',
     "slow requests": 'sum(http_server_request_duration_seconds_count{http_route="shop/slow/"})',
+    "database connection errors": "sum(fleetobs_db_connection_errors_total)",
+    "database query errors": "sum(fleetobs_db_errors_total)",
 }
+
+#: Instances added to the fleet whose database fails, so the error panels have something to show:
+#: one whose PostgreSQL refuses connections (nothing listens on the port), one whose queries fail
+#: (a search_path with no tables: every query raises ProgrammingError).
+BROKEN_DATABASES = {
+    "shop-no-database": "postgresql://postgres@127.0.0.1:{closed_port}/test",
+    "shop-no-schema": "postgresql://postgres@127.0.0.1:5432/test?options=-csearch_path%3Dfleetobs_no_such_schema",
+}
+POSTGRES = ("127.0.0.1", 5432)
 
 _TASKS = (
     "the fleetobs_task_* metrics come from the Celery signal handlers; the sample fleet runs tasks "
     "eagerly inside the web workers, with no broker and no worker process"
 )
-_DB_FAILURE = "needs a database that fails or refuses connections; the fleet's SQLite database never does"
 #: (dashboard uid, panel title) -> why the sample fleet cannot give it data.
 ALLOWED_DEAD: dict[tuple[str, str], str] = {
     (uids.TASKS, "Tasks queued"): _TASKS,
@@ -64,9 +78,6 @@ ALLOWED_DEAD: dict[tuple[str, str], str] = {
     (uids.TASKS, "Run time p50 / p95"): _TASKS,
     (uids.TASKS, "Queue wait p95"): _TASKS,
     (uids.TASKS, "Tasks"): _TASKS,
-    (uids.RESOURCES, "Database connection errors"): _DB_FAILURE,
-    (uids.RESOURCES, "Database query errors"): _DB_FAILURE,
-    (uids.DATABASE, "Query errors by type"): _DB_FAILURE,
 }
 
 
@@ -116,26 +127,67 @@ def evaluate(fleet: Fleet, expr: str, *, instant: bool, now: float) -> tuple[str
     return None, len(result)
 
 
+def _require_postgres() -> None:
+    try:
+        socket.create_connection(POSTGRES, timeout=2).close()
+    except OSError:
+        message = f"PostgreSQL is not listening on {POSTGRES[0]}:{POSTGRES[1]}"
+        if in_ci():
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+
+
+def _start_broken_instances(fleet: Fleet) -> Iterator[Gunicorn]:
+    """Extra one-worker instances of the shop whose database fails, scraped like the others."""
+    assert fleet.prometheus is not None
+    for name, url in BROKEN_DATABASES.items():
+        env = fleet.instance_env(0)
+        env["DATABASE_URL"] = url.format(closed_port=free_port())
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(fleet.state_dir / "instances" / name / "metrics")
+        app = Gunicorn(
+            WSGI_MODULE,
+            workers=1,
+            env=env,
+            config=str(GUNICORN_CONFIG),
+            settings=SETTINGS_MODULE,
+            workdir=fleet.state_dir / "instances" / name,
+        )
+        app.start()
+        yield app
+        group = {"targets": [app.address], "labels": {"instance": name, "environment": ENVIRONMENT}}
+        fleet.prometheus.scrape_configs[0]["static_configs"].append(group)
+    fleet.prometheus.reload()
+    fleet.prometheus.wait_for_targets_up(len(fleet.instances) + len(BROKEN_DATABASES))
+
+
 @pytest.fixture(scope="module")
-def fleet_under_traffic(fleet_factory: FleetFactory) -> Fleet:  # noqa: F811 - the imported fixture
+def fleet_under_traffic(fleet_factory: FleetFactory) -> Iterator[Fleet]:  # noqa: F811 - imported fixture
+    _require_postgres()
     fleet = fleet_factory(environment=ENVIRONMENT)
     assert fleet.prometheus is not None
-    fleet.set_faults(failure_rate=0.5)
+    broken: list[Gunicorn] = []
     try:
+        broken.extend(_start_broken_instances(fleet))
+        fleet.set_faults(failure_rate=0.5)
         with LoadGenerator([app.url for app in fleet.instances], rate=25, users=6):
             started = time.monotonic()
             pending = dict(TRAFFIC_READY)
             while pending or time.monotonic() - started < 20:
+                for app in broken:
+                    assert http_request(f"{app.url}/shop/products/").status == 500
                 for name, expr in list(pending.items()):
                     if (fleet.prometheus.query_value(expr) or 0) > 0:
                         del pending[name]
                 if time.monotonic() - started > 120:
                     pytest.fail(f"the sample fleet produced no {sorted(pending)} within 120 s", pytrace=False)
                 time.sleep(1)
+        fleet.clear_faults()
+        time.sleep(3)  # a few more scrapes after the last requests
+        yield fleet
     finally:
         fleet.clear_faults()
-    time.sleep(3)  # a few more scrapes after the last requests
-    return fleet
+        for app in broken:
+            app.stop()
 
 
 def test_every_prometheus_panel_returns_data(fleet_under_traffic: Fleet) -> None:
