@@ -81,10 +81,7 @@ def reset() -> None:
 
 
 def _state() -> provider.TracingState | None:
-    st = provider._state
-    if st is None and not provider._configured:
-        st = provider.setup()
-    return st
+    return provider.ensure()
 
 
 def start_request(request: Any) -> Any:

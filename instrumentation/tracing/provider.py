@@ -92,6 +92,13 @@ def configured() -> bool:
     return _configured
 
 
+def ensure() -> TracingState | None:
+    """The state, set up from the settings on first use (Celery workers, lazy callers)."""
+    if _state is None and not _configured:
+        return setup()
+    return _state
+
+
 def _drop_sink(span: FastSpan) -> None:
     return None
 

@@ -1,0 +1,163 @@
+"""Celery: a task queued from a request shares its trace; task metrics are counted."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.test import Client, override_settings
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
+
+from instrumentation import celery as fleet_celery
+from instrumentation import testing
+from tests.tracing.receiver import OtlpReceiver
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def eager_app() -> Iterator[object]:
+    from tests.tracing.site.celery_app import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    fleet_celery.instrument()
+    yield app
+    fleet_celery.uninstrument()
+
+
+def _hex(value: int, width: int) -> str:
+    return format(value, f"0{width}x")
+
+
+@override_settings(ROOT_URLCONF="tests.tracing.site.urls")
+def test_eager_task_shares_the_request_trace(spans: InMemorySpanExporter, eager_app: object) -> None:
+    response = Client().get("/enqueue/")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["task"][0] == body["request"][0] == response["X-Trace-Id"]
+    finished = {s.name: s for s in spans.get_finished_spans()}
+    server = finished["GET enqueue/"]
+    task = finished["process tracing_site.echo_ids"]
+    assert task.kind is SpanKind.CONSUMER
+    assert task.parent is not None
+    assert task.parent.span_id == server.context.span_id
+    assert _hex(task.context.span_id, 16) == body["task"][1]
+    assert task.attributes is not None
+    assert task.attributes["messaging.system"] == "celery"
+    assert task.attributes["celery.task.state"] == "success"
+    assert (
+        testing.get_sample_value(
+            "fleetobs_task_executions_total", {"task_name": "tracing_site.echo_ids", "task_state": "success"}
+        )
+        or 0
+    ) >= 1
+
+
+def test_failing_task_is_an_error_and_counted(spans: InMemorySpanExporter, eager_app: object) -> None:
+    from celery import shared_task
+
+    @shared_task(name="tracing_site.fails")
+    def fails() -> None:
+        raise ValueError("nope")
+
+    with pytest.raises(ValueError, match="nope"):
+        fails.delay()
+    (task,) = [s for s in spans.get_finished_spans() if s.kind is SpanKind.CONSUMER]
+    assert task.status.status_code is StatusCode.ERROR
+    assert [e.name for e in task.events] == ["exception"]
+    assert (
+        testing.get_sample_value(
+            "fleetobs_task_executions_total", {"task_name": "tracing_site.fails", "task_state": "failure"}
+        )
+        == 1
+    )
+
+
+def test_instrument_without_celery_degrades_quietly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "celery", None)
+    fleet_celery.uninstrument()
+    assert fleet_celery.instrument() is False
+
+
+def _redis_available() -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_task_on_a_real_worker_shares_the_request_trace(tmp_path: Path, receiver: OtlpReceiver) -> None:
+    """Web (gunicorn) -> Redis -> Celery prefork worker: one trace, server > publish > process."""
+    if not _redis_available():
+        if os.environ.get("CI") == "true":
+            pytest.fail("Redis is not running on 127.0.0.1:6379")
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    from tests.tracing.test_gunicorn import Gunicorn, site_env
+
+    env = site_env(tmp_path, receiver.endpoint) | {
+        "TRACING_SITE_BROKER": "redis://127.0.0.1:6379/15",
+        "TRACING_SITE_BACKEND": "redis://127.0.0.1:6379/15",
+    }
+    log = tmp_path / "celery.log"
+    with log.open("wb") as output:
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "tests.tracing.site.celery_app",
+                "worker",
+                "--pool=prefork",
+                "--concurrency=2",
+                "--without-gossip",
+                "--without-mingle",
+                "--loglevel=WARNING",
+                "-Q",
+                "celery",
+                "-n",
+                f"tracing-{os.getpid()}@%h",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        with Gunicorn(env, workers=2) as server:
+            response = server.get("/enqueue/", timeout=30)
+            assert response.status == 200, log.read_text()
+            body = response.json()
+            trace_id = response.headers["X-Trace-Id"]
+            assert body["task"][0] == body["request"][0] == trace_id
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait(10)
+    spans = receiver.wait_for(
+        lambda s: {"process tracing_site.echo_ids", "GET enqueue/"} <= {x.name for x in s}
+    )
+    by_name = {s.name: s for s in spans if s.trace_id == trace_id}
+    server_span = by_name["GET enqueue/"]
+    publish = by_name["publish tracing_site.echo_ids"]
+    process = by_name["process tracing_site.echo_ids"]
+    assert publish.kind == "PRODUCER"
+    assert publish.parent_span_id == server_span.span_id
+    assert process.kind == "CONSUMER"
+    assert process.parent_span_id == publish.span_id
+    assert process.span_id == body["task"][1]
+    assert process.resource["process.pid"] != server_span.resource["process.pid"]

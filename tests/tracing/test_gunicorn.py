@@ -1,0 +1,283 @@
+"""Traces from real gunicorn workers (with and without ``--preload``) to a real OTLP receiver.
+
+The server runs ``gunicorn -c python:instrumentation.gunicorn`` with 3 workers serving the test
+site; spans go over OTLP/HTTP to :class:`~tests.tracing.receiver.OtlpReceiver`. The schedule
+delay is long, so the spans arrive only because each worker flushes when it exits (SIGTERM).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.tracing.receiver import Blackhole, OtlpReceiver, ReceivedSpan, closed_port
+
+ROOT = Path(__file__).resolve().parents[2]
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+PARENT_ID = "00f067aa0ba902b7"
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def site_env(tmp_path: Path, endpoint: str, **extra: str) -> dict[str, str]:
+    metrics_dir = tmp_path / "prometheus"
+    metrics_dir.mkdir(exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "FLEETOBS_", "PROMETHEUS_"))}
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "tests.tracing.site.settings",
+            "PYTHONPATH": str(ROOT),
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": endpoint,
+            "TRACING_SITE_DB": str(tmp_path / "site.sqlite3"),
+            "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+            "FLEETOBS_GUNICORN_JSON_LOGS": "0",
+            **extra,
+        }
+    )
+    return env
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class Gunicorn:
+    """A gunicorn master with ``workers`` workers on a free port; SIGTERM on exit."""
+
+    def __init__(self, env: dict[str, str], workers: int = 3, preload: bool = False) -> None:
+        self.env = env
+        self.workers = workers
+        self.preload = preload
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.log = Path(env["TRACING_SITE_DB"]).with_suffix(".log")
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Gunicorn:
+        command = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "python:instrumentation.gunicorn",
+            "--workers",
+            str(self.workers),
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--graceful-timeout",
+            "30",
+            "--timeout",
+            "60",
+            *(["--preload"] if self.preload else []),
+            "tests.tracing.site.wsgi:application",
+        ]
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited:\n{self.log.read_text()}")
+            try:
+                if self.get("/healthz", timeout=2).status == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"gunicorn did not start:\n{self.log.read_text()}")
+
+    def get(self, path: str, headers: dict[str, str] | None = None, timeout: float = 10) -> Response:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            connection.request("GET", path, headers=headers or {})
+            answer = connection.getresponse()
+            return Response(answer.status, dict(answer.getheaders()), answer.read())
+        finally:
+            connection.close()
+
+    def counter(self, name: str, **labels: str) -> float:
+        text = self.get("/metrics").body.decode()
+        total = 0.0
+        for line in text.splitlines():
+            if not line.startswith(name + "{"):
+                continue
+            found = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}")[0]))
+            if all(found.get(k) == v for k, v in labels.items()):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    def stop(self) -> float:
+        """SIGTERM the master (graceful); return how long it took to exit."""
+        assert self.process is not None
+        started = time.monotonic()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+                raise
+        return time.monotonic() - started
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.stop()
+
+
+def _servers(spans: list[ReceivedSpan]) -> list[ReceivedSpan]:
+    return [
+        s
+        for s in spans
+        if s.kind == "SERVER" and s.name != "GET healthz" and not s.name.startswith("GET metrics")
+    ]
+
+
+@pytest.mark.parametrize("preload", [False, True], ids=["no-preload", "preload"])
+def test_every_request_one_server_span_none_lost_on_exit(
+    tmp_path: Path, receiver: OtlpReceiver, preload: bool
+) -> None:
+    env = site_env(tmp_path, receiver.endpoint, TRACING_SITE_SCHEDULE_DELAY="60")
+    paths = [p for i in range(20) for p in ("/ok/", f"/items/{i}/", "/db/")]
+    with Gunicorn(env, workers=3, preload=preload) as server:
+        master_pid = server.process.pid if server.process else 0
+        expected: dict[str, str] = {}
+        for path in paths:
+            response = server.get(path, headers={"User-Agent": "fleet-test"})
+            assert response.status == 200
+            expected[response.headers["X-Trace-Id"]] = path
+        assert receiver.spans == [] or len(_servers(receiver.spans)) < len(paths)
+        exit_seconds = server.stop()
+    assert exit_seconds < 30
+    spans = receiver.wait_for(lambda s: len(_servers(s)) >= len(paths), timeout=10)
+    servers = [s for s in _servers(spans) if s.trace_id in expected]
+    assert len(servers) == len(paths)  # exactly one server span per request, none lost
+    assert {s.trace_id for s in servers} == set(expected)
+    instance_ids: dict[int, set[str]] = {}
+    for span in servers:
+        path = expected[span.trace_id]
+        route = {"/ok/": "ok/", "/db/": "db/"}.get(path, "items/<int:pk>/")
+        assert span.name == f"GET {route}"
+        assert span.attributes["http.route"] == route
+        assert span.attributes["http.request.method"] == "GET"
+        assert span.attributes["http.response.status_code"] == 200
+        assert span.attributes["url.path"] == path
+        assert span.attributes["url.scheme"] == "http"
+        assert span.attributes["client.address"] == "127.0.0.1"
+        assert span.attributes["user_agent.original"] == "fleet-test"
+        assert span.attributes["server.address"] == "127.0.0.1"
+        assert span.resource["service.name"] == "tracing-site"
+        assert span.resource["service.version"] == "9.9.9"
+        assert span.resource["deployment.environment.name"] == "ci"
+        pid = span.resource["process.pid"]
+        assert pid != master_pid
+        instance_ids.setdefault(pid, set()).add(span.resource["service.instance.id"])
+    # One instance id per worker process, different in every worker (regenerated after fork).
+    assert all(len(ids) == 1 for ids in instance_ids.values())
+    assert len({next(iter(ids)) for ids in instance_ids.values()}) == len(instance_ids)
+    by_trace = {s.trace_id: s for s in servers}
+    queries = [s for s in spans if s.kind == "CLIENT" and s.trace_id in by_trace]
+    db_traces = [t for t, p in expected.items() if p == "/db/"]
+    assert len(queries) == 3 * len(db_traces)
+    for query in queries:
+        assert expected[query.trace_id] == "/db/"
+        assert query.parent_span_id == by_trace[query.trace_id].span_id
+        assert query.attributes["db.system"] == "sqlite"
+        assert query.attributes["db.operation.name"] == "SELECT"
+
+
+def test_trace_context_continued_or_restarted(tmp_path: Path, receiver: OtlpReceiver) -> None:
+    env = site_env(tmp_path, receiver.endpoint)
+    with Gunicorn(env, workers=2) as server:
+        valid = server.get("/ok/", headers={"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"})
+        malformed = server.get(
+            "/ok/", headers={"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-zz", "tracestate": "x" * 8000}
+        )
+        hostile = server.get("/ok/", headers={"traceparent": "00-" + "z" * 600, "baggage": "=" * 8000})
+        server.stop()
+    assert valid.status == malformed.status == hostile.status == 200
+    assert valid.headers["X-Trace-Id"] == TRACE_ID
+    assert malformed.headers["X-Trace-Id"] != TRACE_ID
+    spans = receiver.wait_for(lambda s: len(_servers(s)) >= 3)
+    by_trace = {s.trace_id: s for s in _servers(spans)}
+    assert by_trace[TRACE_ID].parent_span_id == PARENT_ID
+    assert by_trace[malformed.headers["X-Trace-Id"]].parent_span_id is None
+    assert by_trace[hostile.headers["X-Trace-Id"]].parent_span_id is None
+
+
+def _latencies(server: Gunicorn, count: int) -> list[float]:
+    durations = []
+    for _ in range(count):
+        started = time.perf_counter()
+        assert server.get("/ok/").status == 200
+        durations.append(time.perf_counter() - started)
+    return durations
+
+
+@pytest.mark.parametrize("fault", ["down", "blackholed", "slow"])
+def test_collector_faults_leave_requests_alone(tmp_path: Path, fault: str) -> None:
+    """Requests succeed at baseline speed; the drop counter rises; workers still exit promptly."""
+    fault_settings = {
+        "TRACING_SITE_QUEUE_SIZE": "16",
+        "TRACING_SITE_SCHEDULE_DELAY": "0.1",
+        "TRACING_SITE_EXPORT_TIMEOUT": "2",
+    }
+    (tmp_path / "base").mkdir()
+    (tmp_path / "fault").mkdir()
+    with OtlpReceiver() as healthy:
+        with Gunicorn(site_env(tmp_path / "base", healthy.endpoint, **fault_settings), workers=2) as server:
+            _latencies(server, 20)
+            baseline = statistics.median(_latencies(server, 150))
+    blackhole = Blackhole().__enter__() if fault == "blackholed" else None
+    slow = OtlpReceiver(mode="slow", delay=5.0).start() if fault == "slow" else None
+    endpoint = (
+        blackhole.endpoint
+        if blackhole
+        else slow.endpoint
+        if slow
+        else f"http://127.0.0.1:{closed_port()}/v1/traces"
+    )
+    try:
+        with Gunicorn(site_env(tmp_path / "fault", endpoint, **fault_settings), workers=2) as server:
+            _latencies(server, 20)
+            faulty = _latencies(server, 150)
+            dropped = 0.0
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                dropped = server.counter("fleetobs_telemetry_dropped_total", signal="spans")
+                if dropped > 0:
+                    break
+                time.sleep(0.5)
+            exit_seconds = server.stop()
+    finally:
+        if blackhole is not None:
+            blackhole.__exit__()
+        if slow is not None:
+            slow.stop()
+    assert dropped > 0
+    # Generous: noise on a shared machine is large; a request waiting on the exporter would take
+    # seconds (the export timeout), not milliseconds.
+    assert statistics.median(faulty) < baseline * 3 + 0.02
+    assert max(faulty) < 1.5
+    assert exit_seconds < 25
