@@ -174,8 +174,8 @@ wait_for "Grafana lists dashboards ${expected_uids}" "${ASSERT_TIMEOUT}" \
 
 # --- 7. Kibana has our saved objects ------------------------------------------------------------
 wait_for "Kibana data view for ${LOG_INDEX%-default}*" "${ASSERT_TIMEOUT}" \
-    json_check "${KIBANA_URL}/api/saved_objects/_find?type=index-pattern&per_page=100" \
-    'any("logs-fleetobs" in o["attributes"].get("title", "") for o in doc["saved_objects"])'
+    json_check "${KIBANA_URL}/api/data_views" \
+    'any(v.get("title", "").startswith("logs-fleetobs") for v in doc["data_view"])'
 
 # --- 8. Alertmanager is reachable and the alerting pipeline delivers ----------------------------
 wait_for "Alertmanager status API" "${ASSERT_TIMEOUT}" \
