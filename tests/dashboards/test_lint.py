@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from dashboards import generate
+from dashboards import generate, uids
 from tests.dashboards import walk
 from tests.dashboards.linter import RULES, lint
 
@@ -111,7 +111,7 @@ MUTATIONS: dict[str, tuple[str, Callable[[dict[str, Any]], None]]] = {
 @pytest.mark.parametrize("case", sorted(MUTATIONS))
 def test_each_rule_catches_its_violation(generated: dict[str, Any], case: str) -> None:
     rule, mutate = MUTATIONS[case]
-    dashboard = copy.deepcopy(generated["fleetobs-overview.json"])
+    dashboard = copy.deepcopy(generated[f"{uids.OVERVIEW}.json"])
     mutate(dashboard)
     problems = lint(dashboard)
     assert any(p.startswith(f"{rule}: ") for p in problems), problems

@@ -143,3 +143,13 @@ def test_rendering_is_plain_sorted_json(generated: dict[str, Any], name: str) ->
     text = generate.render(generated[name])
     assert json.loads(text) == generated[name]
     assert text == json.dumps(json.loads(text), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def test_alert_dashboard_links_open_existing_dashboards(generated: dict[str, Any]) -> None:
+    from alerting.context import DASHBOARDS
+
+    existing = {d["uid"]: d for d in generated.values()}
+    assert set(DASHBOARDS.values()) <= set(existing)
+    for d in existing.values():  # alerts pass job (and instance) as variables
+        assert walk.variable(d, "job") is not None
+        assert walk.variable(d, "instance") is not None
