@@ -87,7 +87,7 @@ def selector(
     matchers = dict(matchers or {})
     _check_labels(metric, series, matchers)
     name = series_name(metric, series)
-    parts = []
+    parts: list[str] = []
     if scoped:
         parts.extend(f"{label}=~{_quote(var)}" for label, var in SCOPE.items() if label not in matchers)
     for label in sorted(matchers):

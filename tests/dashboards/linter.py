@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 
 from tests.dashboards import walk
-from tests.dashboards.promql import COUNTER_FUNCTIONS, COUNTER_SUFFIXES, PromQLSyntaxError, analyse
+from tests.dashboards.promql import COUNTER_FUNCTIONS, COUNTER_SUFFIXES, Analysis, PromQLSyntaxError, analyse
 
 Json = walk.Json
 
@@ -110,7 +110,7 @@ def panel_datasource(d: Json) -> list[str]:
         ok = (
             uid in DATASOURCE_VARIABLE
             if kind == "prometheus"
-            else PROVISIONED_NON_PROMETHEUS.get(kind) == uid
+            else PROVISIONED_NON_PROMETHEUS.get(str(kind)) == uid
         )
         if not ok:
             errors.append(f"panel {p.get('title')!r} uses datasource {ds!r}")
@@ -155,7 +155,7 @@ def panel_no_targets(d: Json) -> list[str]:
 
 
 def _target_rules(d: Json, check: Callable[[Json, Json, str], list[str]]) -> list[str]:
-    errors = []
+    errors: list[str] = []
     for panel, target in walk.prometheus_targets(d):
         errors.extend(
             f"panel {panel.get('title')!r} {target.get('refId')}: {m}"
@@ -175,7 +175,7 @@ def target_promql(d: Json) -> list[str]:
     return _target_rules(d, check)
 
 
-def _analysed(expr: str):  # type: ignore[no-untyped-def]
+def _analysed(expr: str) -> Analysis | None:
     try:
         return analyse(expr)
     except PromQLSyntaxError:

@@ -197,7 +197,7 @@ def analyse(expr: str) -> Analysis:
         if text == "]" and kind == "op":
             # closing a subquery: find its opening bracket and the ':' inside
             depth, k = 0, i - 1
-            parts: list[str] = []
+            inside: list[str] = []
             while k >= 0:
                 t = tokens[k][1]
                 if t == "]":
@@ -206,9 +206,9 @@ def analyse(expr: str) -> Analysis:
                     if depth == 0:
                         break
                     depth -= 1
-                parts.insert(0, t)
+                inside.insert(0, t)
                 k -= 1
-            if ":" in parts:
-                result.subqueries.append(("".join(parts), _enclosing_function(tokens, k)))
+            if ":" in inside:
+                result.subqueries.append(("".join(inside), _enclosing_function(tokens, k)))
         i += 1
     return result
