@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from alerting.promql import Durations
 from alerting.slo import Spec
 
-#: Dashboard uids published by the dashboards package.
+#: Dashboard uids published by the dashboards package (``dashboards/uids.py``); a test keeps them equal.
 DASHBOARDS = {
-    "fleet": "fleetobs-fleet-overview",
+    "fleet": "fleetobs-overview",
     "service": "fleetobs-service",
     "resources": "fleetobs-resources",
-    "database": "fleetobs-database-cache",
+    "database": "fleetobs-database",
     "tasks": "fleetobs-tasks",
     "logs": "fleetobs-logs",
 }
