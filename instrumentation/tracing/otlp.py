@@ -164,13 +164,6 @@ def encode_attributes(attributes: Mapping[str, Any]) -> bytes:
     return _key_values(attributes, _T1_LD)[0]
 
 
-def _flags(trace_flags: int, parent: SpanContext | None) -> bytes:
-    flags = (trace_flags & 0xFF) | _HAS_IS_REMOTE
-    if parent is not None and parent.is_remote:
-        flags |= _IS_REMOTE
-    return _T16_FIXED32 + _pack_i(flags)
-
-
 def _status(code: int, message: str | None) -> bytes:
     if code == 0 and not message:
         return b""
@@ -208,6 +201,24 @@ def _links(links: Iterable[Any]) -> bytes:
     return b"".join(parts)
 
 
+_TRACE_ID_PREFIX = b"\x0a\x10"  # field 1, 16 bytes
+_SPAN_ID_PREFIX = b"\x12\x08"  # field 2, 8 bytes
+_PARENT_ID_PREFIX = b"\x22\x08"  # field 4, 8 bytes
+_KINDS = {value: _T6_VARINT + _varint(value + 1) for value in range(5)}  # API INTERNAL=0, OTLP's is 1
+_names: dict[str, bytes] = {}
+_flag_fields: dict[tuple[int, bool], bytes] = {}
+
+
+def _name_field(name: str) -> bytes:
+    field = _names.get(name)
+    if field is None:
+        field = _ld(_T5_LD, name.encode("utf-8", "replace"))
+        if len(_names) >= _CACHE_LIMIT:
+            _names.clear()
+        _names[name] = field
+    return field
+
+
 def _span(
     name: str,
     context: SpanContext,
@@ -220,25 +231,36 @@ def _span(
     links: bytes,
     status: bytes,
 ) -> bytes:
-    body = _ld(_T1_LD, context.trace_id.to_bytes(16, "big")) + _ld(_T2_LD, context.span_id.to_bytes(8, "big"))
+    parts = [
+        _TRACE_ID_PREFIX,
+        context.trace_id.to_bytes(16, "big"),
+        _SPAN_ID_PREFIX,
+        context.span_id.to_bytes(8, "big"),
+    ]
     if context.trace_state:
-        body += _ld(_T3_LD, context.trace_state.to_header().encode())
+        parts.append(_ld(_T3_LD, context.trace_state.to_header().encode()))
+    remote = False
     if parent is not None:
-        body += _ld(_T4_LD, parent.span_id.to_bytes(8, "big"))
+        parts.append(_PARENT_ID_PREFIX)
+        parts.append(parent.span_id.to_bytes(8, "big"))
+        remote = parent.is_remote
     attributes_bytes, dropped = _key_values(attributes, _T9_LD)
-    body += (
-        _ld(_T5_LD, name.encode("utf-8", "replace"))
-        + _T6_VARINT
-        + _varint(kind + 1)  # the API's INTERNAL is 0; OTLP's is 1 (0 means unspecified)
-        + _T7_FIXED64
-        + _pack_q(start)
-        + _T8_FIXED64
-        + _pack_q(end)
-        + attributes_bytes
-    )
+    parts.append(_name_field(name))
+    parts.append(_KINDS.get(kind) or _T6_VARINT + _varint(kind + 1))
+    parts.append(_T7_FIXED64 + _pack_q(start) + _T8_FIXED64 + _pack_q(end))
+    parts.append(attributes_bytes)
     if dropped:
-        body += b"\x50" + _varint(dropped)  # dropped_attributes_count = 10, varint
-    return body + events + links + status + _flags(context.trace_flags, parent)
+        parts.append(b"\x50" + _varint(dropped))  # dropped_attributes_count = 10, varint
+    flags_key = (context.trace_flags & 0xFF, remote)
+    flags = _flag_fields.get(flags_key)
+    if flags is None:
+        value = flags_key[0] | _HAS_IS_REMOTE | (_IS_REMOTE if remote else 0)
+        flags = _flag_fields[flags_key] = _T16_FIXED32 + _pack_i(value)
+    parts.append(events)
+    parts.append(links)
+    parts.append(status)
+    parts.append(flags)
+    return b"".join(parts)
 
 
 def encode_fast_span(span: FastSpan) -> bytes:

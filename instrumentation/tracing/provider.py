@@ -10,7 +10,8 @@
   and cache spans as :class:`~instrumentation.tracing.spans.FastSpan`\\s on the same queue.
 * **Sampler, propagation, exporter** from :mod:`instrumentation.conf` (``FLEET_OBSERVABILITY``
   over the ``OTEL_*`` variables). The exporter is created on first export, in the process that
-  exports.
+  exports. Without an endpoint nothing is recorded (the sampler becomes ``always_off``): trace
+  context still flows (ids in logs and in the response header, propagation downstream).
 * **Optional instrumentations**: requests, httpx and urllib3 through the OpenTelemetry contrib
   packages when they are installed (skipped quietly when not), template rendering when
   ``TRACE_TEMPLATES`` is on.
@@ -119,6 +120,10 @@ def setup(
         _state = None
         return None
     sampler = from_settings(settings.traces_sampler, settings.traces_sampler_arg)
+    if exporter is None and not settings.otlp_endpoint:
+        # Nowhere to send spans: keep trace context (ids in logs and responses, propagation)
+        # but record nothing, so no CPU is spent on spans that would be thrown away.
+        sampler = SamplerConfig("always_off", parent_based=False, ratio=0.0)
     current = trace_api.get_tracer_provider()
     tracer: trace_api.Tracer | None = None
     batcher: SpanBatcher | None = None

@@ -181,3 +181,42 @@ class _Collector:
             self._inner.stop()
         elif isinstance(self._inner, Blackhole):
             self._inner.__exit__()
+
+
+def test_sdk_spans_share_the_queue_and_the_encoder(receiver: OtlpReceiver, start_tracing: Any) -> None:
+    """Spans from the SDK tracer (HTTP-client instrumentations, user code) are exported with ours."""
+    from opentelemetry import trace
+
+    start_tracing(receiver.endpoint, span_schedule_delay=0.05)
+    request = RequestFactory().get("/ok/")
+    handle = tracing.start_request(request)
+    with trace.get_tracer("shop.checkout", "2.0").start_as_current_span("charge card") as span:
+        span.set_attribute("amount", 12.5)
+        span.add_event("retry", {"attempt": 2})
+    tracing.finish_request(handle, request, "ok/", 200, None)
+    tracing.force_flush(10)
+    spans = {s.name: s for s in receiver.wait_for(lambda s: len(s) >= 2)}
+    charge = spans["charge card"]
+    assert charge.scope == "shop.checkout"
+    assert charge.attributes == {"amount": 12.5}
+    assert charge.events == [("retry", {"attempt": 2})]
+    assert charge.parent_span_id == spans["GET ok/"].span_id
+    assert charge.resource == spans["GET ok/"].resource  # this process's pid and instance id
+
+
+def test_template_spans_only_when_asked() -> None:
+    from django.template import Context, Engine, Template
+
+    from instrumentation.tracing.testing import capture_spans
+
+    engine = Engine()
+
+    for enabled in (False, True):
+        with capture_spans(trace_templates=enabled) as exporter:
+            request = RequestFactory().get("/ok/")
+            handle = tracing.start_request(request)
+            assert Template("hello {{ name }}", engine=engine).render(Context({"name": "x"})) == "hello x"
+            tracing.finish_request(handle, request, "ok/", 200, None)
+        names = [s.name for s in exporter.get_finished_spans()]
+        assert ("render template" in names) is enabled
+    assert not hasattr(Template.render, "__wrapped__")

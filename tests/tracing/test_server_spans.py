@@ -325,8 +325,22 @@ def test_user_code_spans_nest_under_the_request(spans: InMemorySpanExporter) -> 
 def test_settings_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_always_off")
     conf.reset()
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")
+    conf.reset()
     settings = dataclasses.replace(conf.get_settings(), tracing_enabled=True)
+    assert settings.otlp_endpoint == "http://collector:4318/v1/traces"
     state = provider.setup(settings)
     assert state is not None
     assert state.sampler.name == "parentbased_always_off"
     assert state.sampler.ratio == 0.0
+
+
+def test_without_an_endpoint_nothing_is_recorded_but_ids_flow() -> None:
+    settings = dataclasses.replace(conf.get_settings(), tracing_enabled=True, otlp_endpoint=None)
+    state = provider.setup(settings)
+    assert state is not None
+    assert state.sampler.name == "always_off"
+    response = Client().get("/ok/", HTTP_TRACEPARENT=f"00-{TRACE_ID}-{PARENT_ID}-01")
+    assert response["X-Trace-Id"] == TRACE_ID
+    assert state.batcher is not None
+    assert state.batcher.queued() == 0
