@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from sample_app.fleet import Fleet
-from tests.support.fixtures import fleet_factory, start_fleet  # noqa: F401 - re-exported fixture
+from tests.support.fixtures import start_fleet
 from tests.support.procs import in_ci
 
 POSTGRES_ADMIN_URL = os.environ.get("FLEETOBS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")

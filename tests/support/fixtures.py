@@ -1,7 +1,7 @@
 """Pytest fixtures around the sample fleet, for any test package to import into its conftest.
 
-    # tests/<area>/conftest.py
-    from tests.support.fixtures import sample_fleet, sample_instances  # noqa: F401
+    # tests/<area>/conftest.py (each fixture is self-contained: import just the ones you use)
+    from tests.support.fixtures import fleet_factory, sample_fleet, sample_instances  # noqa: F401
 
 ``sample_instances``   two gunicorn instances (2 workers each) of the sample shop on a migrated,
                        seeded SQLite database; no Prometheus. Module scoped.
@@ -71,12 +71,16 @@ def fleet_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetFac
 
 
 @pytest.fixture(scope="module")
-def sample_instances(fleet_factory: FleetFactory) -> Fleet:
+def sample_instances(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     """Two instances of the sample shop, 2 workers each, without Prometheus."""
-    return fleet_factory(prometheus=False)
+    fleet = start_fleet(tmp_path_factory.mktemp("sample-instances"), prometheus=False)
+    yield fleet
+    fleet.stop()
 
 
 @pytest.fixture(scope="module")
-def sample_fleet(fleet_factory: FleetFactory) -> Fleet:
+def sample_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     """Two instances of the sample shop scraped every second by a real Prometheus (job "shop")."""
-    return fleet_factory()
+    fleet = start_fleet(tmp_path_factory.mktemp("sample-fleet"))
+    yield fleet
+    fleet.stop()
