@@ -559,13 +559,16 @@ def gunicorn_logconfig() -> dict[str, Any]:
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         level = "INFO"
     handler = {"class": "instrumentation.logging.pipeline.EcsHandler"}
+    access_level = "INFO" if os.environ.get("FLEETOBS_GUNICORN_ACCESS_LOG", "0") == "1" else "WARNING"
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "root": {"level": level, "handlers": ["fleetobs"]},
         "loggers": {
             "gunicorn.error": {"level": level, "handlers": ["fleetobs"], "propagate": False},
-            "gunicorn.access": {"level": "INFO", "handlers": ["fleetobs"], "propagate": False},
+            # The middleware writes the access line (with route, trace id, user); gunicorn's
+            # would repeat it without them, so it is off unless asked for.
+            "gunicorn.access": {"level": access_level, "handlers": ["fleetobs"], "propagate": False},
         },
         "handlers": {"fleetobs": handler},
         "formatters": {},

@@ -30,7 +30,7 @@ import ipaddress
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import quote, unquote_plus
 
 __all__ = [
     "ALWAYS_REDACTED_HEADERS",
@@ -115,9 +115,9 @@ class Redactor:
             self._text_pattern: re.Pattern[str] | None = re.compile(
                 rf"""(?ix)
                 (?P<key>[\w-]*(?:{text_alternatives})[\w-]*)   # a sensitive key
-                (?P<sep>["']?\s*[=:]\s*["']?)                  # = or : possibly quoted
+                (?P<sep>["']?\s*(?:[=:]|%3[dD])\s*["']?)        # = : or %3D, possibly quoted
                 (?P<value>(?:(?:bearer|basic|token|digest)\s+)?  # an optional credential scheme
-                  [^\s&,;"'}})\]]+)                             # the value up to a delimiter
+                  (?:(?!%26|%2[cC])[^\s&,;"'}})\]])+)            # the value up to a delimiter
                 """
             )
         else:
@@ -148,18 +148,44 @@ class Redactor:
         return result
 
     # --- structured values --------------------------------------------------------------------
-    def redact_query(self, query: str) -> str:
-        """Mask the values of sensitive parameters in a URL query string (``a=1&token=x``)."""
+    def redact_query(self, query: str, *, _depth: int = 0) -> str:
+        """Mask the values of sensitive parameters in a URL query string (``a=1&token=x``).
+
+        Values that are themselves URLs or queries (a ``next`` redirect target) are decoded and
+        redacted too, and re-encoded only when something was masked.
+        """
         if not query or self._key_pattern is None:
             return query
         parts = query.split("&")
         changed = False
         for index, part in enumerate(parts):
-            key, sep, _value = part.partition("=")
-            if sep and self.is_sensitive_key(unquote_plus(key)):
+            key, sep, value = part.partition("=")
+            if not sep:
+                continue
+            if self.is_sensitive_key(unquote_plus(key)):
                 parts[index] = f"{key}={REDACTED}"
                 changed = True
+            elif "%3d" in value.lower() or "=" in value:
+                # A URL or query inside a value (``?next=/account/%3Fpassword%3D...``).
+                nested = self._redact_nested(value, _depth)
+                if nested is not None:
+                    parts[index] = f"{key}={nested}"
+                    changed = True
         return "&".join(parts) if changed else query
+
+    def _redact_nested(self, value: str, depth: int) -> str | None:
+        if depth >= 3:
+            return None
+        decoded = unquote_plus(value)
+        head, sep, inner = decoded.partition("?")
+        if sep:
+            redacted = head + sep + self.redact_query(inner, _depth=depth + 1)
+        else:
+            redacted = self.redact_query(decoded, _depth=depth + 1)
+        redacted = self.redact_text(redacted)
+        if redacted == decoded:
+            return None
+        return quote(redacted, safe="/:")
 
     def redact_url(self, url: str) -> str:
         """Mask credentials in ``user:password@`` and sensitive query parameters of a URL."""
@@ -209,7 +235,7 @@ class Redactor:
         return text
 
     def _mask_pair(self, match: re.Match[str]) -> str:
-        if not self.is_sensitive_key(match.group("key")):
+        if match.group("value").startswith(REDACTED[:-1]) or not self.is_sensitive_key(match.group("key")):
             return match.group()
         return f"{match.group('key')}{match.group('sep')}{REDACTED}"
 

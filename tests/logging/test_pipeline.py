@@ -150,33 +150,35 @@ def test_configure_is_idempotent(logs: Captured) -> None:
     assert len(handlers) == 1
 
 
+@pytest.mark.parametrize("gunicorn_access", [False, True])
 def test_gunicorn_logconfig_makes_gunicorn_loggers_json(
-    monkeypatch: pytest.MonkeyPatch, logs: Captured
+    monkeypatch: pytest.MonkeyPatch, logs: Captured, gunicorn_access: bool
 ) -> None:
+    if gunicorn_access:
+        monkeypatch.setenv("FLEETOBS_GUNICORN_ACCESS_LOG", "1")
     config = fleet_logging.gunicorn_logconfig()
-    error_logger = logging.getLogger("gunicorn.error")
-    access_logger = logging.getLogger("gunicorn.access")
-    saved = {
-        name: (list(lg.handlers), lg.propagate, lg.level)
-        for name, lg in (("e", error_logger), ("a", access_logger))
-    }
-    root_saved = list(logging.getLogger().handlers), logging.getLogger().level
+    root = logging.getLogger()
+    touched = [logging.getLogger("gunicorn.error"), logging.getLogger("gunicorn.access"), root]
+    saved = [(list(lg.handlers), lg.propagate, lg.level) for lg in touched]
     try:
         logging.config.dictConfig(config)
-        # The handler built by dictConfig writes through the installed pipeline.
-        error_logger.info("Booting worker with pid: %s", 123)
-        access_logger.info('"GET / HTTP/1.1" 200')
+        # The handlers built by dictConfig write through the installed pipeline.
+        touched[0].info("Booting worker with pid: %s", 123)
+        touched[1].info('"GET / HTTP/1.1" 200')
     finally:
-        for name, lg in (("e", error_logger), ("a", access_logger)):
-            lg.handlers[:], lg.propagate, level = saved[name][0], saved[name][1], saved[name][2]
+        for lg, (handlers, propagate, level) in zip(touched, saved, strict=True):
+            lg.handlers[:] = handlers
+            lg.propagate = propagate
             lg.setLevel(level)
-        logging.getLogger().handlers[:] = root_saved[0]
-        logging.getLogger().setLevel(root_saved[1])
-    error_line, access_line = logs.lines()
-    assert error_line["log"]["logger"] == "gunicorn.error"
-    assert error_line["event"]["dataset"] == "gunicorn.error"
-    assert error_line["message"] == "Booting worker with pid: 123"
-    assert access_line["event"]["dataset"] == "gunicorn.access"
+    lines = logs.lines()
+    assert lines[0]["log"]["logger"] == "gunicorn.error"
+    assert lines[0]["event"]["dataset"] == "gunicorn.error"
+    assert lines[0]["message"] == "Booting worker with pid: 123"
+    if gunicorn_access:
+        assert lines[1]["event"]["dataset"] == "gunicorn.access"
+    else:
+        # The middleware's access line replaces gunicorn's unless it is asked for.
+        assert len(lines) == 1
 
 
 def test_handler_without_configure_uses_settings_on_demand(capsys: pytest.CaptureFixture[str]) -> None:

@@ -79,6 +79,15 @@ def test_query_string() -> None:
     assert REDACTOR.redact_query("flag&x=1") == "flag&x=1"
 
 
+def test_query_inside_a_query_value() -> None:
+    redacted = REDACTOR.redact_query("next=/shop/account/%3Fpassword%3Dhunter2%26token%3Dabc%26page%3D2&x=1")
+    assert "hunter2" not in redacted and "abc" not in redacted
+    assert (
+        redacted == "next=/shop/account/%3Fpassword%3D%5BREDACTED%5D%26token%3D%5BREDACTED%5D%26page%3D2&x=1"
+    )
+    assert REDACTOR.redact_query("next=/a/%3Fpage%3D2") == "next=/a/%3Fpage%3D2"
+
+
 def test_headers_always_mask_credentials() -> None:
     masked = Redactor(()).redact_headers(
         {"Authorization": "Bearer x", "Cookie": "sessionid=1", "Set-Cookie": "a=b", "Accept": "*/*"}
