@@ -99,7 +99,7 @@ def request(base: str, method: str, path: str, request_id: str, trace_id: str) -
         },
     )
     try:
-        with urllib.request.urlopen(req, timeout=30) as response:  # noqa: S310 - loopback test server
+        with urllib.request.urlopen(req, timeout=30) as response:
             response.read()
             return int(response.status)
     except urllib.error.HTTPError as exc:
@@ -128,7 +128,9 @@ def test_gunicorn_output_is_json_with_trace_ids_and_no_secrets(
                 sent[request_id] = trace_id
                 statuses[request_id] = request(app.url, method, path, request_id, trace_id)
         log_path = app.log_path
-    assert 500 in statuses.values() and 404 in statuses.values() and 200 in statuses.values()
+    assert 500 in statuses.values()
+    assert 404 in statuses.values()
+    assert 200 in statuses.values()
 
     raw = log_path.read_text(encoding="utf-8").splitlines()
     lines: list[dict[str, Any]] = []
