@@ -9,6 +9,7 @@ import pytest
 from alerting import api
 from alerting.context import Context
 from alerting.slo import Spec, load_spec
+from tests.support.fixtures import fleet_factory  # noqa: F401 - the end-to-end tests' fleet
 from tests.support.procs import require_binary
 
 ROOT = Path(__file__).resolve().parents[2]
