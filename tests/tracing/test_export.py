@@ -61,7 +61,8 @@ def test_request_spans_reach_a_real_otlp_receiver(receiver: OtlpReceiver, start_
 
 def test_our_encoding_matches_the_sdk_encoder() -> None:
     got: list[Any] = []
-    state = provider.setup(dataclasses.replace(conf.get_settings(), tracing_enabled=True))
+    settings = dataclasses.replace(conf.get_settings(), tracing_enabled=True, otlp_endpoint="http://unused:4318")
+    state = provider.setup(settings)
     assert state is not None
     state.sink = got.append
     request = RequestFactory().get(
