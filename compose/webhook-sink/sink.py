@@ -23,7 +23,14 @@ _lock = threading.Lock()
 
 
 def summarize(notification: dict[str, Any]) -> list[str]:
-    """One human-readable line per alert in an Alertmanager webhook payload."""
+    """One human-readable line per alert in an Alertmanager webhook payload.
+
+    Slack-formatted notifications (the demo points Alertmanager's Slack URL here too) give one
+    line per attachment.
+    """
+    if "attachments" in notification:
+        channel = notification.get("channel", "?")
+        return [f"[slack {channel}] {a.get('title', '')}" for a in notification["attachments"]]
     lines = []
     receiver = notification.get("receiver", "?")
     for alert in notification.get("alerts", []):

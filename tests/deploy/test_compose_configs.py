@@ -68,6 +68,33 @@ def test_alertmanager_webhooks_reach_the_sink(services: dict[str, dict[str, Any]
         assert url.startswith(f"http://webhook-sink:{sink_port}/"), url
 
 
+def file_references(value: Any) -> set[str]:
+    """Every ``*_file`` setting's path in an Alertmanager config, recursively."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key.endswith("_file") and isinstance(item, str):
+                found.add(item)
+            else:
+                found |= file_references(item)
+    elif isinstance(value, list):
+        for item in value:
+            found |= file_references(item)
+    return found
+
+
+def test_every_file_the_alertmanager_config_reads_is_mounted(services: dict[str, dict[str, Any]]) -> None:
+    config = yaml.safe_load(ALERTMANAGER_CONFIG.read_text(encoding="utf-8"))
+    mounts = {target: source for source, target, _ in volume_mounts(services["alertmanager"])}
+    missing = []
+    for path in sorted(file_references(config)):
+        directory, _, name = path.rpartition("/")
+        source = mounts.get(directory)
+        if source is None or not (COMPOSE_DIR / source / name).is_file():
+            missing.append(path)
+    assert not missing, f"the compose stack provides no file for {missing}"
+
+
 def provisioning_documents(kind: str) -> list[dict[str, Any]]:
     paths = sorted((PROVISIONING / kind).glob("*.y*ml"))
     assert paths, f"no Grafana {kind} provisioning files under {PROVISIONING / kind}"
