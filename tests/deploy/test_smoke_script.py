@@ -55,3 +55,14 @@ def test_asserts_every_signal_through_its_api() -> None:
         "x-trace-id",  # the trace id comes from the response header
     ):
         assert needle in text, f"smoke.sh no longer checks {needle}"
+
+
+def test_queries_only_metrics_the_catalogue_declares() -> None:
+    import re
+
+    from instrumentation.catalog import series_names
+
+    text = SMOKE.read_text(encoding="utf-8")
+    queried = set(re.findall(r"\b(http_server_\w+|fleetobs_\w+|db_client_\w+)\{", text))
+    assert queried, "smoke.sh queries the app's metrics"
+    assert queried <= series_names(), queried - series_names()
