@@ -10,6 +10,8 @@ intervals, ``$__range`` the last five minutes. Each expression goes to the real 
 (which also parses it: a syntax error is reported as such); a target with an empty result is a
 dead panel. Week-over-week targets (``offset 1w``) are evaluated a week in the future, where
 their offset lands on the data just scraped. Dead panels are listed by dashboard and title.
+Requests are traced (spans go to a discarding OTLP endpoint), so latency panels marked for
+exemplars must also get exemplars with a ``trace_id`` from Prometheus.
 
 Panels that need signals the sample fleet cannot produce are listed in :data:`ALLOWED_DEAD` with
 the reason; any other dead panel fails the test. To give the database error panels data, two
@@ -21,9 +23,11 @@ from __future__ import annotations
 
 import re
 import socket
+import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -160,10 +164,42 @@ def _start_broken_instances(fleet: Fleet) -> Iterator[Gunicorn]:
     fleet.prometheus.wait_for_targets_up(len(fleet.instances) + len(BROKEN_DATABASES))
 
 
+class _DiscardingOtlpHandler(BaseHTTPRequestHandler):
+    """Accepts OTLP/HTTP exports and drops them: tracing records spans only when it has an endpoint."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *_args: Any) -> None:
+        pass
+
+
 @pytest.fixture(scope="module")
-def fleet_under_traffic(fleet_factory: FleetFactory) -> Iterator[Fleet]:  # noqa: F811 - imported fixture
+def otlp_endpoint() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _DiscardingOtlpHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture(scope="module")
+def fleet_under_traffic(
+    fleet_factory: FleetFactory,  # noqa: F811 - the imported fixture
+    otlp_endpoint: str,
+) -> Iterator[Fleet]:
     _require_postgres()
-    fleet = fleet_factory(environment=ENVIRONMENT)
+    # Every request traced and exported, so latency histogram buckets carry trace-id exemplars.
+    tracing = {"OTEL_TRACES_SAMPLER": "always_on", "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint}
+    fleet = fleet_factory(environment=ENVIRONMENT, env=tracing)
     assert fleet.prometheus is not None
     broken: list[Gunicorn] = []
     try:
@@ -219,6 +255,22 @@ def test_every_prometheus_panel_returns_data(fleet_under_traffic: Fleet) -> None
     assert not dead, "dead panels (no data from the sample fleet):\n" + "\n".join(dead)
     if alive_allowed:
         print("allow-listed panels with data now (drop them from ALLOWED_DEAD):", *alive_allowed, sep="\n  ")
+
+
+def test_latency_panels_show_exemplars_with_trace_ids(fleet_under_traffic: Fleet) -> None:
+    assert fleet_under_traffic.prometheus is not None
+    now = time.time()
+    checked = []
+    for dashboard in generate.dashboards().values():
+        for panel, target in walk.prometheus_targets(dashboard):
+            if not target["exemplar"]:
+                continue
+            expr = expand(target["expr"], dashboard)
+            found = fleet_under_traffic.prometheus.query_exemplars(expr, start=now - 300, end=now)
+            trace_ids = {e["labels"].get("trace_id") for series in found for e in series.get("exemplars", [])}
+            assert trace_ids - {None}, f"{dashboard['title']} / {panel['title']}: no exemplar for {expr}"
+            checked.append(panel["title"])
+    assert checked
 
 
 def test_a_wrong_query_counts_as_dead_and_bad_syntax_as_an_error(fleet_under_traffic: Fleet) -> None:
