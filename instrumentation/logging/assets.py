@@ -24,6 +24,7 @@ from instrumentation.catalog.log_fields import ECS_VERSION, LOG_FIELDS
 __all__ = [
     "DATA_VIEW_ID",
     "DEFAULT_RETENTION_DAYS",
+    "fields_table",
     "ILM_POLICY_NAME",
     "INDEX_PATTERN",
     "TEMPLATE_NAME",
@@ -335,3 +336,10 @@ def referenced_fields(obj: dict[str, Any]) -> set[str]:
             if field:
                 fields.add(field)
     return fields
+
+
+def fields_table() -> str:
+    """The Markdown table of every log field, for ``docs/logging.md``."""
+    rows = ["| Field | Elasticsearch type | Meaning |", "|---|---|---|"]
+    rows.extend(f"| `{f.name}` | {f.type} | {f.description} |" for f in LOG_FIELDS)
+    return "\n".join(rows) + "\n"

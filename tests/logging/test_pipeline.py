@@ -221,3 +221,13 @@ def test_a_broken_str_still_yields_a_line(logs: Captured) -> None:
     structlog.get_logger("b").info(Broken())
     (line,) = logs.lines()
     assert line["message"] == "<unprintable Broken>"
+
+
+def test_capture_logs_helper() -> None:
+    from instrumentation.logging.testing import capture_logs
+
+    with capture_logs() as captured:
+        structlog.get_logger("shop.checkout").info("order placed", order_id=42)
+    (line,) = captured.by_logger("shop.checkout")
+    assert line["labels"] == {"order_id": 42}
+    assert not any(isinstance(h, pipeline.EcsHandler) for h in logging.getLogger().handlers)
