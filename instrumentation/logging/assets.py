@@ -24,10 +24,10 @@ from instrumentation.catalog.log_fields import ECS_VERSION, LOG_FIELDS
 __all__ = [
     "DATA_VIEW_ID",
     "DEFAULT_RETENTION_DAYS",
-    "fields_table",
     "ILM_POLICY_NAME",
     "INDEX_PATTERN",
     "TEMPLATE_NAME",
+    "fields_table",
     "ilm_policy",
     "index_template",
     "kibana_ndjson",
