@@ -61,7 +61,9 @@ def test_request_spans_reach_a_real_otlp_receiver(receiver: OtlpReceiver, start_
 
 def test_our_encoding_matches_the_sdk_encoder() -> None:
     got: list[Any] = []
-    settings = dataclasses.replace(conf.get_settings(), tracing_enabled=True, otlp_endpoint="http://unused:4318")
+    settings = dataclasses.replace(
+        conf.get_settings(), tracing_enabled=True, otlp_endpoint="http://unused:4318"
+    )
     state = provider.setup(settings)
     assert state is not None
     state.sink = got.append
@@ -221,3 +223,21 @@ def test_template_spans_only_when_asked() -> None:
         names = [s.name for s in exporter.get_finished_spans()]
         assert ("render template" in names) is enabled
     assert not hasattr(Template.render, "__wrapped__")
+
+
+def test_grpc_export_when_chosen(start_tracing: Any) -> None:
+    from tests.tracing.receiver import GrpcReceiver
+
+    with GrpcReceiver() as grpc_receiver:
+        # The generic OTLP endpoint gets /v1/traces appended by the settings; gRPC ignores the path.
+        start_tracing(grpc_receiver.endpoint + "/v1/traces", otlp_protocol="grpc", span_schedule_delay=0.05)
+        response = Client().get("/ok/")
+        assert tracing.force_flush(15)
+        deadline = time.monotonic() + 10
+        while not grpc_receiver.spans and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (span,) = grpc_receiver.spans
+        tracing.shutdown()
+    assert span.name == "GET ok/"
+    assert span.trace_id == response["X-Trace-Id"]
+    assert span.resource["service.name"] == "tests"

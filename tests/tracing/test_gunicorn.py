@@ -63,34 +63,27 @@ class Response:
 class Gunicorn:
     """A gunicorn master with ``workers`` workers on a free port; SIGTERM on exit."""
 
-    def __init__(self, env: dict[str, str], workers: int = 3, preload: bool = False) -> None:
+    def __init__(
+        self, env: dict[str, str], workers: int = 3, preload: bool = False, config: str | None = None
+    ) -> None:
         self.env = env
         self.workers = workers
         self.preload = preload
+        self.config = config
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
-        self.log = Path(env["TRACING_SITE_DB"]).with_suffix(".log")
+        self.log = Path(env.get("TRACING_SITE_DB") or env["SHOP_SQLITE_PATH"]).with_suffix(".log")
         self.process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Gunicorn:
         command = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            "python:instrumentation.gunicorn",
-            "--workers",
-            str(self.workers),
-            "--bind",
-            f"127.0.0.1:{self.port}",
-            "--graceful-timeout",
-            "30",
-            "--timeout",
-            "60",
+            sys.executable, "-m", "gunicorn", "-c", self.config or "python:instrumentation.gunicorn",
+            "--workers", str(self.workers), "--bind", f"127.0.0.1:{self.port}",
+            "--graceful-timeout", "30", "--timeout", "60", "--no-control-socket",
             *(["--preload"] if self.preload else []),
-            "tests.tracing.site.wsgi:application",
-        ]
+            *([] if self.config else ["tests.tracing.site.wsgi:application"]),
+        ]  # fmt: skip
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
                 command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
@@ -281,3 +274,49 @@ def test_collector_faults_leave_requests_alone(tmp_path: Path, fault: str) -> No
     assert statistics.median(faulty) < baseline * 3 + 0.02
     assert max(faulty) < 1.5
     assert exit_seconds < 25
+
+
+@pytest.mark.parametrize("preload", [False, True], ids=["no-preload", "preload"])
+def test_sample_shop_product_pages(tmp_path: Path, receiver: OtlpReceiver, preload: bool) -> None:
+    """The sample shop under its own gunicorn config: DB query spans are children of the page's span."""
+    env = site_env(tmp_path, receiver.endpoint)
+    for key in ("TRACING_SITE_DB", "DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL"):
+        env.pop(key, None)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "sample_app.settings",
+            "SHOP_SQLITE_PATH": str(tmp_path / "shop.sqlite3"),
+            "SHOP_FAULTS_FILE": str(tmp_path / "faults.json"),
+            "OTEL_SERVICE_NAME": "shop",
+        }
+    )
+    for args in (["migrate", "--noinput"], ["seed"]):
+        subprocess.run(
+            [sys.executable, "-m", "sample_app", *args], cwd=ROOT, env=env, check=True, capture_output=True,
+            timeout=180,
+        )  # fmt: skip
+    pages = ["/shop/products/", "/shop/products/1/", "/shop/products/2/"] * 4
+    with Gunicorn(env, workers=3, preload=preload, config="sample_app/gunicorn.conf.py") as server:
+        trace_ids = {}
+        for page in pages:
+            response = server.get(page)
+            assert response.status == 200, response.body[:500]
+            trace_ids[response.headers["X-Trace-Id"]] = page
+        server.stop()
+    spans = receiver.wait_for(
+        lambda s: len([x for x in _servers(s) if x.trace_id in trace_ids]) >= len(pages)
+    )
+    servers = {s.trace_id: s for s in _servers(spans) if s.trace_id in trace_ids}
+    assert len(servers) == len(pages)
+    for trace_id, page in trace_ids.items():
+        server_span = servers[trace_id]
+        route = "shop/products/" if page == "/shop/products/" else "shop/products/<int:pk>/"
+        assert server_span.name == f"GET {route}"
+        assert server_span.resource["service.name"] == "shop"
+        queries = [
+            s
+            for s in spans
+            if s.trace_id == trace_id and s.kind == "CLIENT" and "db.query.text" in s.attributes
+        ]
+        assert queries, page
+        assert all(q.parent_span_id == server_span.span_id for q in queries)
