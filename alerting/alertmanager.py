@@ -124,14 +124,14 @@ def _route(spec: Spec, d: Durations) -> dict[str, Any]:
             "repeat_interval": d("1m"),
         }
     ]
-    for team in spec.all_teams():
-        routes.append(
-            {
-                "receiver": f"{team.name}-ticket",
-                "matchers": [f'team="{team.name}"'],
-                "routes": _severity_routes(team.name, d),
-            }
-        )
+    routes.extend(
+        {
+            "receiver": f"{team.name}-ticket",
+            "matchers": [f'team="{team.name}"'],
+            "routes": _severity_routes(team.name, d),
+        }
+        for team in spec.all_teams()
+    )
     for team in spec.all_teams():
         services = spec.services_of(team.name)
         if services and team.name != default:

@@ -9,8 +9,9 @@ Two kinds of names are allowed besides the catalogue:
 
 * the target labels Prometheus adds to every scraped series (``job``, ``instance``, plus
   ``environment`` from our scrape configs) and ``le`` on histogram buckets;
-* the synthetic ``up`` and ``scrape_samples_scraped`` series, and series recorded by our own recording rules (names containing a
-  colon, ``level:metric:operations``), which :mod:`alerting.recording` defines.
+* the synthetic ``up`` and ``scrape_samples_scraped`` series, and series recorded by our own
+  recording rules (names containing a colon, ``level:metric:operations``), which
+  :mod:`alerting.recording` and :mod:`alerting.slo_rules` define.
 
 Durations are written through :class:`Durations`, which can scale every window and ``for:`` clause
 down (``time_scale``) to produce a rule variant that fires in seconds for end-to-end tests.
@@ -26,7 +27,7 @@ from instrumentation.catalog import metric
 #: Labels every scraped series carries in our setups (see docs/alerting.md).
 TARGET_LABELS = frozenset({"job", "instance", "environment"})
 #: Series Prometheus synthesises for every target.
-SYNTHETIC_SERIES = {"up": frozenset(), "scrape_samples_scraped": frozenset()}
+SYNTHETIC_SERIES: dict[str, frozenset[str]] = {"up": frozenset(), "scrape_samples_scraped": frozenset()}
 
 _MATCHER = re.compile(r'^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*$')
 _RECORDED = re.compile(r"^[a-z_]+:[a-z0-9_]+:[a-z0-9_]+$")

@@ -85,19 +85,19 @@ def http_group(ctx: Context) -> RuleGroup:
         Record(quantile("job", name, "5m"), _quantile_expr("job", q, "5m", ctx)) for name, q in QUANTILES
     )
     by_route = ("job", "http_route")
-    for window in ("5m", "30m"):
-        rules.append(
-            Record(requests_rate("job_route", window), sum_rate(COUNT, ctx.durations(window), by_route))
-        )
+    rules.extend(
+        Record(requests_rate("job_route", window), sum_rate(COUNT, ctx.durations(window), by_route))
+        for window in ("5m", "30m")
+    )
     rules.append(Record(error_ratio("job_route", "5m"), _ratio_with_zero("job_route", "5m", ctx)))
     rules.extend(
         Record(quantile("job_route", name, "5m"), _quantile_expr("job_route", q, "5m", ctx))
         for name, q in QUANTILES
     )
-    for window in ("30m", "1d"):
-        rules.append(
-            Record(quantile("job_route", "p99", window), _quantile_expr("job_route", 0.99, window, ctx))
-        )
+    rules.extend(
+        Record(quantile("job_route", "p99", window), _quantile_expr("job_route", 0.99, window, ctx))
+        for window in ("30m", "1d")
+    )
     return RuleGroup("fleetobs-http-recording", tuple(rules))
 
 
@@ -107,7 +107,9 @@ def runtime_group(ctx: Context) -> RuleGroup:
     n_plus_one = [
         Record(
             f"job:fleetobs_db_n_plus_one:ratio_rate{w}",
-            f"{sum_rate('fleetobs_db_n_plus_one_total', d(w), ('job',))}\n/\n{sum_rate(COUNT, d(w), ('job',))}",
+            sum_rate("fleetobs_db_n_plus_one_total", d(w), ("job",))
+            + "\n/\n"
+            + sum_rate(COUNT, d(w), ("job",)),
         )
         for w in ("30m", "1d")
     ]

@@ -237,7 +237,7 @@ _SERVICE_KEYS = {"availability", "latency", "window", "min_request_rate", "min_i
 
 def _service(name: str, raw: Mapping[str, Any], base: ServiceSLO) -> ServiceSLO:
     if not isinstance(raw, Mapping):
-        raise ValueError(f"SLO entry for {name!r} must be a mapping, got {raw!r}")
+        raise TypeError(f"SLO entry for {name!r} must be a mapping, got {raw!r}")
     unknown = set(raw) - _SERVICE_KEYS
     if unknown:
         raise ValueError(f"unknown key(s) {sorted(unknown)} for {name!r}; allowed: {sorted(_SERVICE_KEYS)}")
@@ -261,7 +261,7 @@ def _simple(cls: type, raw: Any, what: str, **extra: Any) -> Any:
     if raw is None:
         return cls(**extra)
     if not isinstance(raw, Mapping):
-        raise ValueError(f"{what} must be a mapping, got {raw!r}")
+        raise TypeError(f"{what} must be a mapping, got {raw!r}")
     allowed = {f.name for f in fields(cls)} - set(extra)
     unknown = set(raw) - allowed
     if unknown:
@@ -274,7 +274,7 @@ def parse_spec(raw: Mapping[str, Any] | None) -> Spec:
     """Build a :class:`Spec` from parsed YAML, validating every value."""
     raw = raw or {}
     if not isinstance(raw, Mapping):
-        raise ValueError(f"an SLO spec must be a mapping, got {raw!r}")
+        raise TypeError(f"an SLO spec must be a mapping, got {raw!r}")
     allowed = {"window", "defaults", "services", "teams", "links", "notifications", "thresholds"}
     unknown = set(raw) - allowed
     if unknown:
@@ -311,5 +311,5 @@ def load_spec(path: Path | None) -> Spec:
         raise ValueError(f"{path}: not valid YAML: {exc}") from exc
     try:
         return parse_spec(raw)
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:
         raise ValueError(f"{path}: {exc}") from exc

@@ -88,14 +88,17 @@ _TEXT = {
         "FleetobsAvailabilityBudgetBurn",
         "{{ $labels.job }} is failing too many requests and burning its error budget.",
         "{{{{ $value | humanizePercentage }}}} of {{{{ $labels.job }}}} requests answered 5xx over the last "
-        "{long} (and over {short}); above {threshold:.4g}% that is {factor:g}x the {budget:.4g}% budget of its "
+        "{long} (and over {short}); above {threshold:.4g}% that is {factor:g}x the {budget:.4g}% "
+        "budget of its "
         "{objective:.4g}% {window} availability SLO, so {share:.0%} of the whole budget goes in {long}.",
     ),
     "latency": (
         "FleetobsLatencyBudgetBurn",
         "{{ $labels.job }} is too slow for its latency SLO and burning its budget.",
-        "{{{{ $value | humanizePercentage }}}} of {{{{ $labels.job }}}} requests took longer than {seconds:g}s over "
-        "the last {long} (and over {short}); above {threshold:.4g}% that is {factor:g}x the {budget:.4g}% budget "
+        "{{{{ $value | humanizePercentage }}}} of {{{{ $labels.job }}}} requests took longer than "
+        "{seconds:g}s over "
+        "the last {long} (and over {short}); above {threshold:.4g}% that is {factor:g}x the "
+        "{budget:.4g}% budget "
         "of its {objective:.4g}% {window} latency SLO, so {share:.0%} of the whole budget goes in {long}.",
     ),
 }

@@ -44,7 +44,7 @@ def expand(patterns: Iterable[str | Path], base: Path | None = None) -> list[Pat
         text = str(pattern)
         if base is not None and not Path(text).is_absolute():
             text = str(base / text)
-        matches = sorted(Path(p) for p in glob.glob(text) if Path(p).is_file())
+        matches = sorted(Path(p) for p in glob.glob(text) if Path(p).is_file())  # noqa: PTH207 - absolute patterns
         if not matches:
             raise ToolError(f"{pattern!s} matches no file" + (f" (relative to {base})" if base else ""))
         files.extend(matches)

@@ -49,7 +49,8 @@ def group(ctx: Context) -> RuleGroup:
             "2m",
             "warning",
             "{{ $labels.instance }} of {{ $labels.job }} is down.",
-            "Prometheus could not scrape {{ $labels.instance }} of {{ $labels.job }} for 2m (up = {{ $value }}); "
+            "Prometheus could not scrape {{ $labels.instance }} of {{ $labels.job }} for 2m (up = "
+            "{{ $value }}); "
             "the instance is stopped, crashed, or unreachable.",
             ("job", "instance"),
         ),
@@ -71,14 +72,17 @@ def group(ctx: Context) -> RuleGroup:
             "5m",
             "warning",
             "{{ $labels.job }} runs fewer healthy instances than it needs for high availability.",
-            f"Only {{{{ $value }}}} instance(s) of {{{{ $labels.job }}}} are up, fewer than its minimum of {minimum}; "
+            f"Only {{{{ $value }}}} instance(s) of {{{{ $labels.job }}}} are up, fewer than its "
+            f"minimum of {minimum}; "
             "one more failure takes the service down.",
             spec=entry,
         )
 
-    for slo in spec.services:
-        if slo.min_instances > 1:
-            rules.append(too_few(f'job="{slo.name}"', slo.min_instances, "", slo.name))
+    rules.extend(
+        too_few(_job(slo.name), slo.min_instances, "", slo.name)
+        for slo in spec.services
+        if slo.min_instances > 1
+    )
     if spec.default.min_instances > 1:
         default_sel = f'job!~"{regex_alternatives(listed)}"' if listed else ""
         rules.append(
@@ -101,13 +105,15 @@ def group(ctx: Context) -> RuleGroup:
             "FleetobsMetricsAbsent",
             f"{series('scrape_samples_scraped')}\n"
             f"and on (job, instance) {series('up')} == 1\n"
-            f"and on (job, instance) group by (job, instance) (max_over_time({series('fleetobs_build_info')}[{d('1d')}]))\n"
+            "and on (job, instance) group by (job, instance) "
+            f"(max_over_time({series('fleetobs_build_info')}[{d('1d')}]))\n"
             f"unless on (job, instance) {series('fleetobs_build_info')}",
             "10m",
             "warning",
             "{{ $labels.instance }} of {{ $labels.job }} answers scrapes without its fleetobs metrics.",
             "A scrape of {{ $labels.instance }} ({{ $labels.job }}) returns {{ $value }} samples but no "
-            "fleetobs_build_info, which it exposed within the last day: the instrumentation is off or broken.",
+            "fleetobs_build_info, which it exposed within the last day: the instrumentation is off "
+            "or broken.",
             ("job", "instance"),
         )
     )

@@ -53,7 +53,8 @@ def group(ctx: Context) -> RuleGroup:
     executions = "fleetobs_task_executions_total"
     failures = sum_rate(executions, d("15m"), by_task, 'task_state="failure"')
     finished = sum_rate(executions, d("15m"), by_task)
-    wait_p95 = f"histogram_quantile(0.95, {sum_rate('fleetobs_task_queue_wait_seconds_bucket', d('10m'), ('task_name', 'le'))})"
+    wait_buckets = sum_rate("fleetobs_task_queue_wait_seconds_bucket", d("10m"), ("task_name", "le"))
+    wait_p95 = f"histogram_quantile(0.95, {wait_buckets})"
     published = sum_rate("fleetobs_task_published_total", d("15m"), ("task_name",))
     started = sum_rate(executions, d("15m"), ("task_name",))
     rules = (
@@ -63,8 +64,10 @@ def group(ctx: Context) -> RuleGroup:
             "15m",
             "warning",
             "{{ $labels.job }} is dropping {{ $labels.signal }} before they reach their backend.",
-            "{{ $labels.job }} dropped {{ $value | humanizePercentage }} of its {{ $labels.signal }} over the "
-            f"last 10m (threshold {t.telemetry_drop_ratio:.0%}): traces or logs of this period are incomplete.",
+            "{{ $labels.job }} dropped {{ $value | humanizePercentage }} of its {{ $labels.signal "
+            "}} over the "
+            f"last 10m (threshold {t.telemetry_drop_ratio:.0%}): traces or logs of this period are "
+            "incomplete.",
             "fleet",
         ),
         alert(
@@ -74,17 +77,20 @@ def group(ctx: Context) -> RuleGroup:
             "warning",
             "{{ $labels.instance }} of {{ $labels.job }} cannot ship its logs.",
             "Every attempt of {{ $labels.instance }} ({{ $labels.job }}) to ship logs failed for 10m "
-            "({{ $value | printf `%.2g` }} failures per second); the logs pile up in its queue and then get dropped.",
+            "({{ $value | printf `%.2g` }} failures per second); the logs pile up in its queue and "
+            "then get dropped.",
             "logs",
             ("job", "instance"),
         ),
         alert(
             "FleetobsTaskFailures",
-            f"{failures}\n/\n{finished} > {t.task_failure_ratio}\nand on (job, task_name)\n  {finished} > {t.task_min_rate}",
+            f"{failures}\n/\n{finished} > {t.task_failure_ratio}\nand on (job, task_name)\n  "
+            f"{finished} > {t.task_min_rate}",
             "15m",
             "warning",
             "Background task {{ $labels.task_name }} of {{ $labels.job }} fails often.",
-            "{{ $value | humanizePercentage }} of the runs of {{ $labels.task_name }} on {{ $labels.job }} failed "
+            "{{ $value | humanizePercentage }} of the runs of {{ $labels.task_name }} on {{ "
+            "$labels.job }} failed "
             f"over the last 15m (threshold {t.task_failure_ratio:.0%}).",
             "tasks",
         ),
@@ -94,7 +100,8 @@ def group(ctx: Context) -> RuleGroup:
             "15m",
             "warning",
             "Background task {{ $labels.task_name }} waits long in its queue.",
-            "95% of {{ $labels.task_name }} tasks waited up to {{ $value | humanizeDuration }} in the queue over "
+            "95% of {{ $labels.task_name }} tasks waited up to {{ $value | humanizeDuration }} in "
+            "the queue over "
             f"the last 10m before a worker started them (threshold {t.task_queue_wait_seconds:g}s).",
             "tasks",
             (),
@@ -106,7 +113,8 @@ def group(ctx: Context) -> RuleGroup:
             "15m",
             "warning",
             "Background task {{ $labels.task_name }} is queued but no worker runs it.",
-            "{{ $labels.task_name }} is published {{ $value | printf `%.2g` }} times per second but no run finished in "
+            "{{ $labels.task_name }} is published {{ $value | printf `%.2g` }} times per second "
+            "but no run finished in "
             "the last 15m: no worker consumes its queue.",
             "tasks",
             (),

@@ -37,7 +37,8 @@ def group(ctx: Context) -> RuleGroup:
     regression = Alert(
         alert="FleetobsRouteLatencyRegression",
         expr=(
-            f"{p99_now}\n  > {t.route_p99_regression_factor} * ({quantile('job_route', 'p99', '1d')} offset {d('1h')})\n"
+            f"{p99_now}\n  > {t.route_p99_regression_factor} * "
+            f"({quantile('job_route', 'p99', '1d')} offset {d('1h')})\n"
             f"and\n  {p99_now} > {t.route_p99_floor_seconds}\n"
             f"and on (job, http_route)\n  {requests_rate('job_route', '30m')} > {t.route_min_request_rate}"
         ),

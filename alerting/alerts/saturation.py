@@ -45,6 +45,9 @@ def group(ctx: Context) -> RuleGroup:
         f"(max_over_time({series('fleetobs_build_info')}[{d('6h')}]))\n  ) > 1"
     )
     n_plus_one_now = "job:fleetobs_db_n_plus_one:ratio_rate30m"
+    connection_errors = sum_rate(
+        "fleetobs_db_connection_errors_total", d("2m"), ("job", "instance", "db_alias")
+    )
     rules = (
         alert(
             "FleetobsCPUNearLimit",
@@ -61,8 +64,10 @@ def group(ctx: Context) -> RuleGroup:
             "10m",
             "warning",
             "{{ $labels.instance }} of {{ $labels.job }} is close to its memory limit.",
-            "The workers of {{ $labels.instance }} ({{ $labels.job }}) hold {{ $value | humanizePercentage }} "
-            f"of the memory limit (threshold {t.memory_ratio:.0%}); the kernel will kill a worker when it is hit.",
+            "The workers of {{ $labels.instance }} ({{ $labels.job }}) hold {{ $value | "
+            "humanizePercentage }} "
+            f"of the memory limit (threshold {t.memory_ratio:.0%}); the kernel will kill a worker "
+            "when it is hit.",
         ),
         alert(
             "FleetobsFileDescriptorsNearLimit",
@@ -86,21 +91,24 @@ def group(ctx: Context) -> RuleGroup:
         ),
         alert(
             "FleetobsWorkersSaturated",
-            f"avg_over_time(instance:fleetobs_server_worker_utilisation:ratio[{d('5m')}]) > {t.worker_busy_ratio}",
+            f"avg_over_time(instance:fleetobs_server_worker_utilisation:ratio[{d('5m')}]) > "
+            f"{t.worker_busy_ratio}",
             "10m",
             "warning",
             "Nearly every worker of {{ $labels.instance }} ({{ $labels.job }}) is busy.",
             "On average {{ $value | humanizePercentage }} of the worker capacity of {{ $labels.instance }} "
-            f"({{{{ $labels.job }}}}) was serving requests over the last 5m (threshold {t.worker_busy_ratio:.0%}); "
+            f"({{{{ $labels.job }}}}) was serving requests over the last 5m (threshold "
+            f"{t.worker_busy_ratio:.0%}); "
             "new requests wait for a free worker.",
         ),
         alert(
             "FleetobsDatabaseConnectionErrors",
-            f"{sum_rate('fleetobs_db_connection_errors_total', d('2m'), ('job', 'instance', 'db_alias'))} > 0",
+            f"{connection_errors} > 0",
             "5m",
             "warning",
             "{{ $labels.instance }} of {{ $labels.job }} cannot connect to database {{ $labels.db_alias }}.",
-            "{{ $labels.instance }} of {{ $labels.job }} failed {{ $value | printf `%.2g` }} connection attempts per "
+            "{{ $labels.instance }} of {{ $labels.job }} failed {{ $value | printf `%.2g` }} "
+            "connection attempts per "
             "second to database {{ $labels.db_alias }} over the last 2m, for at least 5m.",
             "database",
         ),
@@ -113,7 +121,8 @@ def group(ctx: Context) -> RuleGroup:
             "30m",
             "info",
             "{{ $labels.job }} runs N+1 queries on more requests since its last deploy.",
-            "{{ $value | humanizePercentage }} of {{ $labels.job }} requests ran the same SQL statement past the "
+            "{{ $value | humanizePercentage }} of {{ $labels.job }} requests ran the same SQL "
+            "statement past the "
             "N+1 threshold over the last 30m, more than twice the share before a new version was deployed "
             "in the last 6h.",
             "database",
@@ -125,7 +134,8 @@ def group(ctx: Context) -> RuleGroup:
             "15m",
             "warning",
             "{{ $labels.job }} runs code whose database migrations are not applied.",
-            "{{ $labels.job }} knows {{ $value }} migration(s) not applied to database {{ $labels.db_alias }}; "
+            "{{ $labels.job }} knows {{ $value }} migration(s) not applied to database {{ "
+            "$labels.db_alias }}; "
             "queries touching the new schema will fail.",
             "database",
             ("job",),

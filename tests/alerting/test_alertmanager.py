@@ -37,9 +37,14 @@ ROUTES = [
     ({"alertname": "FleetobsNPlusOneRising", "severity": "info", "job": "api"}, "platform-info"),
     ({"alertname": "FleetobsTaskQueueBacklog", "severity": "warning"}, "platform-ticket"),
     # An explicit team label wins over the team the spec gives the job.
-    ({"alertname": "FleetobsCPUNearLimit", "severity": "critical", "job": "api", "team": "shop"}, "shop-page"),
-    ({"alertname": "FleetobsCPUNearLimit", "severity": "warning", "job": "shop", "team": "platform"},
-     "platform-ticket"),
+    (
+        {"alertname": "FleetobsCPUNearLimit", "severity": "critical", "job": "api", "team": "shop"},
+        "shop-page",
+    ),
+    (
+        {"alertname": "FleetobsCPUNearLimit", "severity": "warning", "job": "shop", "team": "platform"},
+        "platform-ticket",
+    ),
     ({"alertname": "Unknown", "job": "shop"}, "shop-ticket"),
 ]
 
@@ -70,15 +75,23 @@ def test_webhook_variant_sends_everything_to_one_url() -> None:
 def test_no_secret_is_written_into_the_config() -> None:
     text = COMPOSE_ALERTMANAGER.read_text()
     config = yaml.safe_load(text)
-    for key in ("api_url:", "routing_key:", "service_key:", "auth_password:", "smtp_auth_password:",
-                "bot_token:", "credentials:"):
+    for key in (
+        "api_url:",
+        "routing_key:",
+        "service_key:",
+        "auth_password:",
+        "smtp_auth_password:",
+        "bot_token:",
+        "credentials:",
+    ):
         assert not re.search(rf"^\s*{key}", text, re.MULTILINE), key
     files = re.findall(r"_file: (\S+)", text)
     assert files, "secrets must be referenced by *_file"
     assert all(f.startswith("/etc/alertmanager/secrets/") for f in files)
     assert config["global"]["slack_api_url_file"] == "/etc/alertmanager/secrets/slack_url"
     pagerduty = [c for r in config["receivers"] for c in r.get("pagerduty_configs", [])]
-    assert pagerduty and all(set(c) >= {"routing_key_file"} for c in pagerduty)
+    assert pagerduty
+    assert all(set(c) >= {"routing_key_file"} for c in pagerduty)
 
 
 def test_receivers_cover_webhook_email_slack_and_pagerduty() -> None:
@@ -96,5 +109,7 @@ def test_grouping_and_inhibition() -> None:
     instance_down = config["inhibit_rules"][0]
     assert instance_down["equal"] == ["job", "instance"]
     critical = config["inhibit_rules"][2]
-    assert (critical["source_matchers"], critical["target_matchers"]) == (['severity="critical"'],
-                                                                          ['severity="warning"'])
+    assert (critical["source_matchers"], critical["target_matchers"]) == (
+        ['severity="critical"'],
+        ['severity="warning"'],
+    )

@@ -57,8 +57,9 @@ class Traffic:
         self._thread.join(timeout=10)
 
 
-def wait_for_notification(fleet: Fleet, predicate: Callable[[dict[str, Any], dict[str, Any]], bool],
-                          timeout: float = 120.0) -> tuple[dict[str, Any], dict[str, Any]]:
+def wait_for_notification(
+    fleet: Fleet, predicate: Callable[[dict[str, Any], dict[str, Any]], bool], timeout: float = 120.0
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Block until a webhook payload carries an alert with ``predicate(payload, alert)``."""
     assert fleet.webhook is not None
     deadline = time.monotonic() + timeout
@@ -68,8 +69,11 @@ def wait_for_notification(fleet: Fleet, predicate: Callable[[dict[str, Any], dic
                 if predicate(payload, alert):
                     return payload, alert
         time.sleep(0.25)
-    seen = [(p.get("receiver"), a["labels"].get("alertname"), a["labels"].get("instance"), a.get("status"))
-            for p in fleet.webhook.payloads() for a in p.get("alerts", [])]
+    seen = [
+        (p.get("receiver"), a["labels"].get("alertname"), a["labels"].get("instance"), a.get("status"))
+        for p in fleet.webhook.payloads()
+        for a in p.get("alerts", [])
+    ]
     raise AssertionError(f"no matching notification within {timeout:.0f}s; received {seen}")
 
 
@@ -94,15 +98,17 @@ def fleet(fleet_factory: FleetFactory, tmp_path_factory: pytest.TempPathFactory)
         workers=2,
         rules=rule_files,
         alertmanager=True,
-        alertmanager_config=lambda url: api.alertmanager_config(url, slo_file=COMPOSE_SPEC,
-                                                                time_scale=TIME_SCALE),
+        alertmanager_config=lambda url: api.alertmanager_config(
+            url, slo_file=COMPOSE_SPEC, time_scale=TIME_SCALE
+        ),
     )
     yield fleet
     fleet.clear_faults()
 
 
 def test_error_burst_pages_and_resolves_then_instance_down_inhibits(fleet: Fleet) -> None:
-    assert fleet.prometheus is not None and fleet.alertmanager is not None
+    assert fleet.prometheus is not None
+    assert fleet.alertmanager is not None
     loaded = {r["name"] for g in fleet.prometheus.rules() for r in g["rules"] if r["type"] == "alerting"}
     assert loaded == set(api.alert_names(api.build_context(load_spec(COMPOSE_SPEC))))
 
@@ -115,7 +121,8 @@ def test_error_burst_pages_and_resolves_then_instance_down_inhibits(fleet: Fleet
         # An error burst through the sample app's fault switch pages shop's on-call.
         fleet.set_faults(error_rate=0.5)
         _, page = wait_for_notification(
-            fleet, notified("shop-page", "FleetobsAvailabilityBudgetBurn", job="shop", long_window="1h"),
+            fleet,
+            notified("shop-page", "FleetobsAvailabilityBudgetBurn", job="shop", long_window="1h"),
         )
         assert page["labels"]["severity"] == "critical"
         assert page["annotations"]["runbook_url"].endswith("/FleetobsAvailabilityBudgetBurn.md")
@@ -126,12 +133,16 @@ def test_error_burst_pages_and_resolves_then_instance_down_inhibits(fleet: Fleet
         fleet.clear_faults()
         wait_for_notification(
             fleet,
-            notified("shop-page", "FleetobsAvailabilityBudgetBurn", status="resolved", job="shop", long_window="1h"),
+            notified(
+                "shop-page", "FleetobsAvailabilityBudgetBurn", status="resolved", job="shop", long_window="1h"
+            ),
         )
 
         # Killing an instance fires FleetobsInstanceDown for exactly that instance...
         fleet.kill_instance(1)
-        _, down = wait_for_notification(fleet, notified("shop-ticket", "FleetobsInstanceDown", instance="shop-2"))
+        _, down = wait_for_notification(
+            fleet, notified("shop-ticket", "FleetobsInstanceDown", instance="shop-2")
+        )
         assert down["labels"]["job"] == "shop"
         # ... and shop is now below its minimum of two healthy instances.
         wait_for_notification(fleet, notified("shop-ticket", "FleetobsTooFewInstances", job="shop"))
@@ -139,11 +150,15 @@ def test_error_burst_pages_and_resolves_then_instance_down_inhibits(fleet: Fleet
     # ... and inhibits that instance's other alerts, not those of its healthy sibling.
     ends = (datetime.now(UTC) + timedelta(minutes=10)).isoformat()
     other = {"alertname": "FleetobsCPUNearLimit", "severity": "warning", "job": "shop"}
-    fleet.alertmanager.post_alerts([
-        {"labels": {**other, "instance": name}, "annotations": {"summary": "test"}, "endsAt": ends}
-        for name in ("shop-1", "shop-2")
-    ])
-    wait_for_notification(fleet, notified("shop-ticket", "FleetobsCPUNearLimit", instance="shop-1"), timeout=60)
+    fleet.alertmanager.post_alerts(
+        [
+            {"labels": {**other, "instance": name}, "annotations": {"summary": "test"}, "endsAt": ends}
+            for name in ("shop-1", "shop-2")
+        ]
+    )
+    wait_for_notification(
+        fleet, notified("shop-ticket", "FleetobsCPUNearLimit", instance="shop-1"), timeout=60
+    )
     states = {}
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -156,6 +171,7 @@ def test_error_burst_pages_and_resolves_then_instance_down_inhibits(fleet: Fleet
     assert states["shop-2"]["inhibitedBy"], states
     assert states["shop-1"]["state"] == "active"
     assert not [
-        a for a in fleet.webhook.alerts()  # type: ignore[union-attr]
+        a
+        for a in fleet.webhook.alerts()  # type: ignore[union-attr]
         if a["labels"].get("alertname") == "FleetobsCPUNearLimit" and a["labels"].get("instance") == "shop-2"
     ]

@@ -43,8 +43,14 @@ def test_le_matcher_covers_both_float_spellings() -> None:
 
 @pytest.mark.parametrize(
     ("scale", "nominal", "scaled"),
-    [(1.0, "1h", "1h"), (1 / 60, "1h", "1m"), (1 / 60, "5m", "5s"), (1 / 60, "30d", "12h"), (1 / 60, "1m", "2s"),
-     (1 / 120, "5m", "2500ms")],
+    [
+        (1.0, "1h", "1h"),
+        (1 / 60, "1h", "1m"),
+        (1 / 60, "5m", "5s"),
+        (1 / 60, "30d", "12h"),
+        (1 / 60, "1m", "2s"),
+        (1 / 120, "5m", "2500ms"),
+    ],
 )
 def test_durations_scale_windows(scale: float, nominal: str, scaled: str) -> None:
     assert promql.Durations(scale)(nominal) == scaled

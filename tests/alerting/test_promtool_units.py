@@ -38,8 +38,13 @@ def test_slo_alerts_have_a_low_traffic_case_and_saturation_alerts_a_blip() -> No
     quiet = {(c.alert, c.name.split(":")[0]) for c in promtool_cases.CASES if not c.fires}
     for alert in ("FleetobsAvailabilityBudgetBurn", "FleetobsLatencyBudgetBurn"):
         assert (alert, "low traffic") in quiet
-    for alert in ("FleetobsCPUNearLimit", "FleetobsMemoryNearLimit", "FleetobsFileDescriptorsNearLimit",
-                  "FleetobsWorkersSaturated", "FleetobsDatabaseConnectionErrors"):
+    for alert in (
+        "FleetobsCPUNearLimit",
+        "FleetobsMemoryNearLimit",
+        "FleetobsFileDescriptorsNearLimit",
+        "FleetobsWorkersSaturated",
+        "FleetobsDatabaseConnectionErrors",
+    ):
         assert (alert, "short blip") in quiet
 
 

@@ -66,8 +66,26 @@ def _rules(ctx: Context) -> list[dict]:
 
 
 _KEYWORDS = {
-    "sum", "count", "max", "min", "avg", "group", "by", "on", "and", "or", "unless", "offset", "rate",
-    "histogram_quantile", "sum_over_time", "max_over_time", "avg_over_time", "absent", "vector", "bool",
+    "sum",
+    "count",
+    "max",
+    "min",
+    "avg",
+    "group",
+    "by",
+    "on",
+    "and",
+    "or",
+    "unless",
+    "offset",
+    "rate",
+    "histogram_quantile",
+    "sum_over_time",
+    "max_over_time",
+    "avg_over_time",
+    "absent",
+    "vector",
+    "bool",
 }
 
 
@@ -96,8 +114,11 @@ def test_recording_rules_follow_level_metric_operations(compose_ctx: Context) ->
         assert level in {"job", "job_route", "instance"}, name
         assert re.fullmatch(r"[a-z0-9_]+", operations), name
     windows = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
-    for prefix in ("job:http_server_requests:rate", "job:http_server_request_errors:ratio_rate",
-                   "job:http_server_request_latency_sli:ratio_rate"):
+    for prefix in (
+        "job:http_server_requests:rate",
+        "job:http_server_request_errors:ratio_rate",
+        "job:http_server_request_latency_sli:ratio_rate",
+    ):
         assert {f"{prefix}{w}" for w in windows} <= records
     assert {f"job:http_server_request_duration_seconds:{q}_rate5m" for q in ("p50", "p95", "p99")} <= records
     assert {"job:slo_error_budget_remaining:ratio", "job:slo_objective:ratio"} <= records
@@ -134,23 +155,39 @@ def test_links_are_configurable_at_generation_time(tmp_path: Path) -> None:
 def test_overridden_services_get_their_own_slo_group(compose_ctx: Context) -> None:
     groups = {g.name: g for g in api.rule_files(compose_ctx)["fleetobs-slo.yml"]}
     assert set(groups) == {"fleetobs-slo-shop", "fleetobs-slo-default"}
-    shop_page = next(a for a in groups["fleetobs-slo-shop"].alerts() if a.labels["long_window"] == "1h"
-                     and a.labels["slo"] == "availability")
-    default_page = next(a for a in groups["fleetobs-slo-default"].alerts() if a.labels["long_window"] == "1h"
-                        and a.labels["slo"] == "availability")
-    assert 'job="shop"' in shop_page.expr and "> 0.072" in shop_page.expr
-    assert 'job!~"shop"' in default_page.expr and "> 0.0144" in default_page.expr
-    latency = next(r for r in groups["fleetobs-slo-shop"].rules if getattr(r, "record", "").endswith("rate5m")
-                   and "latency_sli:" in r.record)
+    shop_page = next(
+        a
+        for a in groups["fleetobs-slo-shop"].alerts()
+        if a.labels["long_window"] == "1h" and a.labels["slo"] == "availability"
+    )
+    default_page = next(
+        a
+        for a in groups["fleetobs-slo-default"].alerts()
+        if a.labels["long_window"] == "1h" and a.labels["slo"] == "availability"
+    )
+    assert 'job="shop"' in shop_page.expr
+    assert "> 0.072" in shop_page.expr
+    assert 'job!~"shop"' in default_page.expr
+    assert "> 0.0144" in default_page.expr
+    latency = next(
+        r
+        for r in groups["fleetobs-slo-shop"].rules
+        if getattr(r, "record", "").endswith("rate5m") and "latency_sli:" in r.record
+    )
     assert 'le=~"1|1\\\\.0"' in latency.expr
 
 
 def test_time_scale_shrinks_windows_and_for_clauses(tmp_path: Path) -> None:
     api.write_rules(tmp_path, None, time_scale=1 / 60)
     slo = yaml.safe_load((tmp_path / "fleetobs-slo.yml").read_text())
-    page = next(r for g in slo["groups"] for r in g["rules"]
-                if r.get("alert") == "FleetobsAvailabilityBudgetBurn" and r["labels"]["long_window"] == "1h")
+    page = next(
+        r
+        for g in slo["groups"]
+        for r in g["rules"]
+        if r.get("alert") == "FleetobsAvailabilityBudgetBurn" and r["labels"]["long_window"] == "1h"
+    )
     assert page["for"] == "2s"
     assert "job:http_server_requests:rate1h" in page["expr"]  # record names keep the nominal window
     recording = (tmp_path / "fleetobs-recording.yml").read_text()
-    assert "[1m]))" in recording and "[1h]" not in recording
+    assert "[1m]))" in recording
+    assert "[1h]" not in recording

@@ -24,7 +24,8 @@ def test_every_alert_has_a_complete_runbook(alert: str) -> None:
     text = path.read_text()
     assert text.startswith(f"# {alert}\n")
     positions = [text.find(s) for s in SECTIONS]
-    assert all(p > 0 for p in positions) and positions == sorted(positions), f"{alert}: sections {SECTIONS}"
+    assert all(p > 0 for p in positions), f"{alert}: sections {SECTIONS}"
+    assert positions == sorted(positions), f"{alert}: sections out of order"
     assert "**Dashboard:**" in text
     assert "**Logs" in text
 
@@ -44,6 +45,4 @@ def test_runbook_queries_use_catalogue_metrics() -> None:
     for path in RUNBOOKS.glob("*.md"):
         text = re.sub(r"[a-z_]+:[a-z0-9_]+:[a-z0-9_]+", "", path.read_text())  # recorded series
         for name in re.findall(r"\b(fleetobs_[a-z0-9_]+|http_server_[a-z0-9_]+)\b", text):
-            assert name in known, (
-                f"{path.name} mentions unknown metric {name}"
-            )
+            assert name in known, f"{path.name} mentions unknown metric {name}"

@@ -21,7 +21,9 @@ from alerting import slo
         (0.05, "28d", "6h", 5.6),
     ],
 )
-def test_burn_rate_factors_match_the_sre_workbook(share: float, period: str, window: str, factor: float) -> None:
+def test_burn_rate_factors_match_the_sre_workbook(
+    share: float, period: str, window: str, factor: float
+) -> None:
     assert slo.burn_rate_factor(share, period, window) == pytest.approx(factor)
 
 
@@ -50,7 +52,9 @@ def test_no_file_gives_the_fleet_default() -> None:
     spec = slo.load_spec(None)
     assert spec.services == ()
     assert (spec.default.availability, spec.default.latency_objective, spec.default.latency_threshold) == (
-        0.999, 0.99, 0.5,
+        0.999,
+        0.99,
+        0.5,
     )
     assert spec.default.window == "30d"
 
@@ -67,7 +71,10 @@ def test_overrides_inherit_the_defaults(tmp_path: Path) -> None:
     spec = slo.load_spec(path)
     checkout, search = spec.services
     assert (checkout.name, checkout.availability, checkout.latency_threshold, checkout.min_instances) == (
-        "checkout", 0.9995, 1.0, 3,
+        "checkout",
+        0.9995,
+        1.0,
+        3,
     )
     assert (checkout.window, checkout.team) == ("28d", "core")
     assert (search.availability, search.team, search.latency_threshold) == (0.99, "search", 0.5)
