@@ -346,3 +346,10 @@ def test_published_ports_match_the_urls_in_the_docs_and_smoke_script(
 @pytest.mark.parametrize("service", ["shop-1", "worker", "migrate", "setup", "loadgen"])
 def test_app_containers_run_as_the_image_user(services: dict[str, dict[str, Any]], service: str) -> None:
     assert "user" not in services[service], "the shop image runs as uid 10001; do not override it"
+
+
+def test_the_elastic_stack_runs_one_version(services: dict[str, dict[str, Any]]) -> None:
+    versions = {services[name]["image"].rsplit(":", 1)[1] for name in ("elasticsearch", "kibana", "filebeat")}
+    assert len(versions) == 1, f"Elasticsearch, Kibana and Filebeat must match: {versions}"
+    # The elasticsearch Python client 9.x (the [elasticsearch] extra) only talks to 9.x servers.
+    assert next(iter(versions)).startswith("9.")
