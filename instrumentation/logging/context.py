@@ -11,7 +11,9 @@ a child span (a database query) carries that span's id.
 ``fleetobs.access``) and restores the previous context. The access line is assembled as a
 nested ECS dict in one go, with the static parts shared, and rendered once: it is the one line
 every request pays for. Its level follows the status (5xx error, 4xx warning, else info);
-successful requests can be sampled with ``ACCESS_LOG_SAMPLE_RATE``. The user id is read only
+successful requests can be sampled with ``ACCESS_LOG_SAMPLE_RATE``, and successful requests to
+the routes excluded from metrics (``/metrics``, ``/healthz``, ``/readyz``: scrapes and probes)
+get no access line at all. The user id is read only
 when authentication already ran (``request._cached_user``), never by touching the database.
 
 When the pipeline is not installed (``LOGGING_CONFIGURE`` off), the access line goes to the
@@ -175,6 +177,8 @@ def _access_line(request: Any, info: Any) -> None:
     elif status >= 400:
         level, levelno = "warning", logging.WARNING
     else:
+        if info.route in pipeline.quiet_routes:
+            return
         if pipeline.sample_rate < 1.0 and random.random() >= pipeline.sample_rate:  # noqa: S311 - sampling
             return
         level, levelno = "info", logging.INFO

@@ -121,6 +121,8 @@ class Pipeline:
         )
         self.dataset = "django.log"
         self.access_enabled = bool(settings.access_log)
+        # Probes and scrapes: their successful requests get no access line.
+        self.quiet_routes = frozenset(getattr(settings, "metrics_excluded_routes", ()))
         self.sample_rate = float(settings.access_log_sample_rate)
         self.stream = stream
         self.shipper = shipper

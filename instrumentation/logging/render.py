@@ -19,18 +19,20 @@ import orjson
 __all__ = ["format_timestamp", "render_console", "render_json", "reset"]
 
 _JSON_OPTIONS = orjson.OPT_APPEND_NEWLINE
-_last_second: int = -1
-_last_prefix: str = ""
+# (second, "YYYY-MM-DDTHH:MM:SS") of the last timestamp: one tuple, replaced atomically, so
+# threads racing on it can only recompute, never pair a second with another second's text.
+_last: tuple[int, str] = (-1, "")
 
 
 def format_timestamp(epoch: float) -> str:
     """``1700000000.1234`` -> ``2023-11-14T22:13:20.123Z`` (UTC, milliseconds)."""
-    global _last_second, _last_prefix
+    global _last
     second = int(epoch)
-    if second != _last_second:
-        _last_prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        _last_second = second
-    return f"{_last_prefix}.{int((epoch - second) * 1000):03d}Z"
+    cached_second, prefix = _last
+    if second != cached_second:
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        _last = (second, prefix)
+    return f"{prefix}.{int((epoch - second) * 1000):03d}Z"
 
 
 def _repair(value: Any) -> Any:
@@ -102,6 +104,5 @@ def render_console(event: dict[str, Any]) -> bytes:
 
 def reset() -> None:
     """Forget the cached timestamp prefix."""
-    global _last_second, _last_prefix
-    _last_second = -1
-    _last_prefix = ""
+    global _last
+    _last = (-1, "")

@@ -119,6 +119,18 @@ def test_sampling_keeps_errors(configure_logs: Any, client: Client) -> None:
     assert [line["http"]["response"]["status_code"] for line in captured.access()] == [404, 500]
 
 
+@pytest.mark.django_db
+def test_probes_and_scrapes_are_quiet_unless_they_fail(logs: Captured, client: Client) -> None:
+    client.get("/healthz")
+    client.get("/metrics")
+    assert logs.access() == []
+    token = fleet_logging.begin_request(RequestFactory().get("/healthz"), "rid")
+    fleet_logging.finish_request(
+        token, RequestFactory().get("/healthz"), RequestInfo("GET", "healthz", 503, 1, 0, 2, "rid")
+    )
+    assert [line["http"]["response"]["status_code"] for line in logs.access()] == [503]
+
+
 def test_access_log_can_be_switched_off(configure_logs: Any, client: Client) -> None:
     captured = configure_logs(ACCESS_LOG=False)
     client.get("/ok/")
