@@ -231,3 +231,22 @@ def test_capture_logs_helper() -> None:
     (line,) = captured.by_logger("shop.checkout")
     assert line["labels"] == {"order_id": 42}
     assert not any(isinstance(h, pipeline.EcsHandler) for h in logging.getLogger().handlers)
+
+
+def test_public_api_is_pinned() -> None:
+    assert fleet_logging.__all__ == [
+        "EcsFormatter",
+        "EcsHandler",
+        "begin_request",
+        "configure",
+        "finish_request",
+        "gunicorn_logconfig",
+        "log_n_plus_one",
+        "reset",
+        "shutdown",
+    ]
+    from instrumentation.logging import redaction
+
+    assert {"redact_query", "redact_headers", "redact_mapping", "redact_text", "is_sensitive_key"} <= set(
+        redaction.__all__
+    )

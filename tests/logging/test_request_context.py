@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -235,3 +236,51 @@ def test_async_view_lines_carry_context(logs: Captured) -> None:
     django_lines = logs.by_logger("django.request")
     assert django_lines
     assert django_lines[0]["http"]["request"]["id"] == access["http"]["request"]["id"]
+
+
+def test_hostile_request_yields_escaped_bounded_lines(logs: Captured, client: Client) -> None:
+    huge = "a=" + "x" * 200_000
+    client.get(
+        "/nowhere/%FF%FE\x1b[31m/?" + huge,
+        HTTP_USER_AGENT="evil\r\nfake: line\x1b[2J\x00",
+        HTTP_X_REQUEST_ID="bad id\nwith newline",
+    )
+    client.generic("BREW", "/ok/")
+    client.get("/ok/", HTTP_USER_AGENT="\udcff-surrogate")
+    for raw in logs.raw_lines():
+        line = json.loads(raw)
+        for value in _strings(line):
+            assert not any(ord(c) < 0x20 for c in value if c not in "\n\t"), value
+    first, brew, surrogate = logs.access()
+    assert first["user_agent"]["original"] == "evil\\r\\nfake: line\\x1b[2J\\x00"
+    assert len(first["url"]["query"]) < 2100
+    assert first["url"]["query"].endswith("chars]")
+    assert first["http"]["request"]["id"] != "bad id\nwith newline"  # invalid ids are replaced
+    assert brew["http"]["request"]["method"] == "BREW"
+    assert surrogate["user_agent"]["original"].endswith("-surrogate")
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _strings(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    return []
+
+
+def test_access_line_cost_guard(logs: Captured) -> None:
+    """A gross-regression guard only: the measured figure (a few µs) is in docs/logging.md."""
+    import time
+
+    request = RequestFactory().get("/items/5/?page=2", HTTP_USER_AGENT="Mozilla/5.0")
+    info = RequestInfo("GET", "items/<int:pk>/", 200, 1_234_567, 0, 42, "rid")
+    best = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        for _ in range(500):
+            fleet_logging.finish_request(fleet_logging.begin_request(request, "rid"), request, info)
+        best = min(best, (time.perf_counter() - started) / 500 * 1e6)
+        logs.clear()
+    assert best < 200, f"{best:.1f} µs per request for context + access line"
