@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from instrumentation.catalog import Metric
+from instrumentation.catalog import METRICS, Metric
 
 #: Target labels Prometheus attaches to every scraped series.
 STANDARD_LABELS = ("job", "instance", "environment")
@@ -28,6 +28,7 @@ RATE_INTERVAL = "$__rate_interval"
 RANGE = "$__range"
 RANGE_SECONDS = "$__range_s"
 MATCH_OPS = ("=", "!=", "=~", "!~")
+_CATALOG_LABELS = frozenset(label for m in METRICS for label in m.labels)
 
 #: A matcher value: ``"GET"`` means ``="GET"``; ``("=~", "5..")`` picks the operator.
 MatcherValue = str | tuple[str, str]
@@ -155,13 +156,6 @@ def quantile(
     return f"histogram_quantile({q:g}, {inner})"
 
 
-def mean(metric: Metric, matchers: Matchers | None = None, by: Sequence[str] = ()) -> str:
-    """Mean observation of a histogram: rate of ``_sum`` over rate of ``_count``."""
-    if metric.type != "histogram":
-        raise ValueError(f"{metric.name!r} is a {metric.type}, not a histogram")
-    return ratio(rate(metric, "sum", matchers, by), rate(metric, "count", matchers, by))
-
-
 def gauge(metric: Metric, agg: str = "sum", matchers: Matchers | None = None, by: Sequence[str] = ()) -> str:
     """``agg by (...) (gauge{...})`` for a gauge."""
     if metric.type != "gauge":
@@ -191,8 +185,8 @@ def tag(expr: str, label: str, value: str) -> str:
 
     The label exists only inside the query; aggregate it away or show it in the legend.
     """
-    if label in STANDARD_LABELS or not label.isidentifier():
-        raise ValueError(f"cannot tag with label {label!r}")
+    if label in STANDARD_LABELS or label in _CATALOG_LABELS or not label.isidentifier():
+        raise ValueError(f"cannot tag with label {label!r}: it must not shadow a real label")
     return f'label_replace({expr}, "{label}", "{value}", "", "")'
 
 

@@ -52,6 +52,7 @@ def test_undeclared_labels_raise(call: object) -> None:
         (lambda: queries.quantile(95, HTTP), "between 0 and 1"),
         (lambda: queries.selector(ERRORS, matchers={"db_alias": ("~", "x")}), "operator"),
         (lambda: queries.tag("x", "job", "y"), "cannot tag"),
+        (lambda: queries.tag("x", "http_route", "y"), "cannot tag"),
     ],
 )
 def test_misuse_raises(call: object, message: str) -> None:
