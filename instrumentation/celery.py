@@ -95,9 +95,10 @@ def _on_before_publish(
                 },
                 SpanKind.PRODUCER,
                 parent if parent.is_valid else None,
+                activate=False,  # a publish that raises never reaches after_task_publish
             )
             carrier: dict[str, Any] = {}
-            propagation.inject(carrier)
+            propagation.inject(carrier, trace.set_span_in_context(handle[0]))
             headers.update(carrier)
             if len(_publishing) >= _MAX_IN_FLIGHT:
                 _publishing.clear()

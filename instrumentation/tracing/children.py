@@ -33,7 +33,7 @@ _SAMPLED = TraceFlags(1)
 _NOT_SAMPLED = TraceFlags(0)
 _EMPTY_STATE = TraceState()
 
-ChildHandle = tuple[trace_api.Span, "Token[Context]"]
+ChildHandle = tuple[trace_api.Span, "Token[Context] | None"]
 
 
 def _wanted(state: TracingState, attributes: dict[str, Any]) -> bool:
@@ -67,11 +67,13 @@ def start_with_parent(
     attributes: dict[str, Any],
     kind: SpanKind,
     parent: SpanContext | None,
+    activate: bool = True,
 ) -> ChildHandle:
-    """Start and activate a span under ``parent`` (local or remote), or as a new trace's root.
+    """Start a span under ``parent`` (local or remote), or as a new trace's root.
 
     Unlike :func:`start_child` this always returns a handle: an unsampled span is a
     ``NonRecordingSpan`` that still carries the trace id (for logs and for propagation).
+    With ``activate=False`` the span is not made current (the handle's token is ``None``).
     """
     if parent is not None and not parent.is_valid:
         parent = None
@@ -95,7 +97,7 @@ def start_with_parent(
         if parent is not None:
             parent_context = _set_span_in_context(trace_api.NonRecordingSpan(parent), parent_context)
         span = state.tracer.start_span(name, context=parent_context, kind=kind, attributes=attributes)
-    return span, _attach(_set_span_in_context(span))
+    return span, (_attach(_set_span_in_context(span)) if activate else None)
 
 
 def end_child(handle: ChildHandle, exc: BaseException | None = None) -> None:
@@ -107,7 +109,8 @@ def end_child(handle: ChildHandle, exc: BaseException | None = None) -> None:
             span.record_exception(exc)
         span.end()
     finally:
-        _detach(token)
+        if token is not None:
+            _detach(token)
 
 
 def add_event(name: str, attributes: dict[str, Any]) -> None:

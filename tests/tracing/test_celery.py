@@ -161,3 +161,14 @@ def test_task_on_a_real_worker_shares_the_request_trace(tmp_path: Path, receiver
     assert process.parent_span_id == publish.span_id
     assert process.span_id == body["task"][1]
     assert process.resource["process.pid"] != server_span.resource["process.pid"]
+
+
+@override_settings(ROOT_URLCONF="tests.tracing.site.urls")
+def test_unsampled_request_still_shares_its_trace_id(eager_app: object) -> None:
+    from instrumentation.tracing.testing import capture_spans
+
+    with capture_spans(traces_sampler="always_off") as exporter:
+        response = Client().get("/enqueue/")
+    body = response.json()
+    assert body["task"][0] == body["request"][0] == response["X-Trace-Id"]
+    assert exporter.get_finished_spans() == ()
