@@ -29,9 +29,11 @@ from alerting.render import dump, write
 from alerting.slo import Spec, load_spec
 
 __all__ = [
+    "RULE_FILES",
     "alert_names",
     "alertmanager_config",
     "alertmanager_yaml",
+    "alerts",
     "build_context",
     "prometheus_rule_document",
     "rule_files",
