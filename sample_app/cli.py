@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -120,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
         return status
 
     from sample_app.fleet import Fleet, FleetConfig
+    from sample_app.processes import MissingBinaryError, ServerFailedError
 
     config = FleetConfig(
         state_dir=args.state_dir,
@@ -145,9 +147,12 @@ def run(args: argparse.Namespace) -> int:
         if load is not None:
             extras.append(load)
         _print_banner(fleet, args)
-        _wait(args.duration, load)
+        _wait(args.duration, getattr(load, "summary", None))
     except (KeyboardInterrupt, _Stop):
         print("\nstopping ...", flush=True)
+    except (ServerFailedError, MissingBinaryError) as exc:
+        print(f"fleetobs demo: {exc}", file=sys.stderr)
+        status = 1
     finally:
         # A second Ctrl-C must not cut the cleanup short.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -158,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, previous)
         signal.signal(signal.SIGINT, signal.default_int_handler)
     print("demo stopped; every process it started has exited.", flush=True)
-    return 0
+    return status
 
 
 def _start_load(args: argparse.Namespace, fleet: Any) -> Any:
@@ -214,7 +219,7 @@ class _LocustProcess:
     def stop(self) -> None:
         self.process.stop()
 
-    stats = None
+    summary = None  # Locust prints its own summary into its log when it stops
 
 
 def _print_banner(fleet: Any, args: argparse.Namespace) -> None:
@@ -236,11 +241,12 @@ def _print_banner(fleet: Any, args: argparse.Namespace) -> None:
     )
 
 
-def _wait(duration: float, load: Any) -> None:
+def _wait(duration: float, summary: Callable[[], str] | None) -> None:
+    """Sleep until ``duration`` has passed (forever when 0), reporting the load now and then."""
     deadline = time.monotonic() + duration if duration > 0 else None
     next_report = time.monotonic() + 30
     while deadline is None or time.monotonic() < deadline:
         time.sleep(1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic())))
-        if load is not None and getattr(load, "stats", None) is not None and time.monotonic() >= next_report:
-            print(f"load: {load.stats.summary()}", flush=True)
+        if summary is not None and time.monotonic() >= next_report:
+            print(f"load: {summary()}", flush=True)
             next_report = time.monotonic() + 30

@@ -234,6 +234,9 @@ class LoadGenerator:
             thread.join(max(0.0, deadline - time.monotonic()))
         self._threads.clear()
 
+    def summary(self) -> str:
+        return self.stats.summary()
+
     def __enter__(self) -> Self:
         return self.start()
 

@@ -153,10 +153,20 @@ def test_demo_without_binaries_prints_the_install_command(tmp_path: Path, repo_r
     assert not (tmp_path / "state").exists()  # nothing was started
 
 
+def _wait_for_exec(pid: int, expected: str, timeout: float = 10) -> str:
+    """The command line of ``pid`` once it has exec'd ``expected`` (right after fork it is ours)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        if cmdline == expected or time.monotonic() > deadline:
+            return cmdline
+        time.sleep(0.01)
+
+
 def test_processes_left_by_a_crashed_run_are_stopped(tmp_path: Path) -> None:
     leftover = subprocess.Popen(["sleep", "300"], start_new_session=True)
     try:
-        cmdline = Path(f"/proc/{leftover.pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        cmdline = _wait_for_exec(leftover.pid, "sleep 300")
         record = tmp_path / "pids.json"
         record.write_text(json.dumps([{"pgid": leftover.pid, "cmdline": cmdline}]))
         assert kill_recorded_processes(record) == [leftover.pid]
