@@ -114,7 +114,7 @@ class Redactor:
             text_alternatives = "|".join(re.escape(w).replace("_", "[-_ ]?") for w in words)
             self._text_pattern: re.Pattern[str] | None = re.compile(
                 rf"""(?ix)
-                (?P<key>[\w-]*(?:{text_alternatives})[\w-]*)   # a sensitive key
+                \b(?P<key>[\w-]*?(?:{text_alternatives})[\w-]*) # a sensitive key, from a word start
                 (?P<sep>["']?\s*(?:[=:]|%3[dD])\s*["']?)        # = : or %3D, possibly quoted
                 (?P<value>(?:(?:bearer|basic|token|digest)\s+)?  # an optional credential scheme
                   (?:(?!%26|%2[cC])[^\s&,;"'}})\]])+)            # the value up to a delimiter
@@ -123,6 +123,9 @@ class Redactor:
         else:
             self._key_pattern = None
             self._text_pattern = None
+        # Cheap substring test run before the (much slower) text pattern: a sensitive pair needs
+        # one of these in the lower-cased text.
+        self._prefilter = tuple(sorted({w.split("_")[0] for w in words if w.split("_")[0]}))
 
     @staticmethod
     def _normalise(key: str) -> str:
@@ -226,9 +229,10 @@ class Redactor:
     # --- text ---------------------------------------------------------------------------------
     def redact_text(self, text: str) -> str:
         """Mask ``key=value`` secrets and credentials in free text (and PII when enabled)."""
-        if self._text_pattern is not None and self._text_pattern.search(text) is not None:
+        lower = text.lower()
+        if self._text_pattern is not None and any(word in lower for word in self._prefilter):
             text = self._text_pattern.sub(self._mask_pair, text)
-        if "earer" in text or "asic" in text or "oken" in text or "igest" in text:
+        if "bearer" in lower or "basic" in lower or "token" in lower or "digest" in lower:
             text = _CREDENTIAL_SCHEME.sub(rf"\g<1>\g<2>{REDACTED}", text)
         if self.pii_masking:
             text = self.mask_pii(text)
