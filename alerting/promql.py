@@ -152,14 +152,18 @@ class Durations:
             raise ValueError(f"time_scale must be in (0, 1], got {self.time_scale!r}")
 
     def __call__(self, nominal: str) -> str:
-        seconds = parse_duration(nominal)
         if self.time_scale == 1:
             return nominal
-        return format_duration(max(seconds * self.time_scale, self.minimum))
+        return format_duration(max(self._scaled(nominal), self.minimum))
 
     def for_(self, nominal: str) -> str:
         """A ``for:`` clause; scaled ones may go down to one second."""
-        seconds = parse_duration(nominal)
         if self.time_scale == 1:
             return nominal
-        return format_duration(max(seconds * self.time_scale, 1.0))
+        return format_duration(max(self._scaled(nominal), 1.0))
+
+    def _scaled(self, nominal: str) -> float:
+        # A scale typed as 0.0166667 should still turn 30d into 12h, not 43200086ms.
+        seconds = parse_duration(nominal) * self.time_scale
+        whole = round(seconds)
+        return float(whole) if whole and abs(seconds - whole) <= seconds * 1e-4 else seconds

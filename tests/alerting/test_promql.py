@@ -50,6 +50,8 @@ def test_le_matcher_covers_both_float_spellings() -> None:
         (1 / 60, "30d", "12h"),
         (1 / 60, "1m", "2s"),
         (1 / 120, "5m", "2500ms"),
+        (0.0166667, "30d", "12h"),
+        (0.0166667, "1h", "1m"),
     ],
 )
 def test_durations_scale_windows(scale: float, nominal: str, scaled: str) -> None:
