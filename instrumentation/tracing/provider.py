@@ -47,7 +47,7 @@ from instrumentation.tracing.spans import FastSpan
 logger = logging.getLogger("fleetobs.tracing")
 
 SCOPE_NAME = "fleetobs"
-SHUTDOWN_TIMEOUT = 10.0
+SHUTDOWN_TIMEOUT = 5.0  # gunicorn's graceful timeout is often 10 s; never hold a worker longer
 
 
 def _version() -> str:
