@@ -191,3 +191,10 @@ def test_time_scale_shrinks_windows_and_for_clauses(tmp_path: Path) -> None:
     recording = (tmp_path / "fleetobs-recording.yml").read_text()
     assert "[1m]))" in recording
     assert "[1h]" not in recording
+
+
+def test_known_services_of_the_compose_spec_are_scraped_by_the_compose_prometheus(compose_spec) -> None:
+    prometheus = yaml.safe_load((COMPOSE_RULES.parent / "prometheus.yml").read_text())
+    jobs = {c["job_name"] for c in prometheus["scrape_configs"]}
+    assert set(compose_spec.known_services) <= jobs
+    assert "rules/*.yml" in prometheus["rule_files"]
