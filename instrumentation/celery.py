@@ -205,8 +205,10 @@ def _mark_failed(span: Any, exception: BaseException | None) -> None:
         return  # task_failure already recorded it
     span.set_status(StatusCode.ERROR)
     if exception is not None:
+        from instrumentation.tracing.spans import exception_attributes
+
         span.set_attribute("error.type", type(exception).__qualname__)
-        span.record_exception(exception)
+        span.add_event("exception", exception_attributes(exception))
 
 
 def _on_failure(task_id: str | None = None, exception: BaseException | None = None, **kwargs: Any) -> None:

@@ -21,7 +21,7 @@ from opentelemetry.trace.status import Status, StatusCode
 
 from instrumentation.tracing.ids import new_span_id, new_trace_id, span_hex, trace_hex
 from instrumentation.tracing.provider import TracingState
-from instrumentation.tracing.spans import FastSpan
+from instrumentation.tracing.spans import FastSpan, exception_attributes
 
 _get_current_span = trace_api.get_current_span
 _set_span_in_context = trace_api.set_span_in_context
@@ -106,7 +106,7 @@ def end_child(handle: ChildHandle, exc: BaseException | None = None) -> None:
         if exc is not None:
             span.set_status(_ERROR)
             span.set_attribute("error.type", type(exc).__qualname__)
-            span.record_exception(exc)
+            span.add_event("exception", exception_attributes(exc))
         span.end()
     finally:
         if token is not None:

@@ -31,7 +31,7 @@ from opentelemetry.trace.status import Status, StatusCode
 from instrumentation.catalog import HTTP_METHODS, UNMATCHED_ROUTE
 from instrumentation.tracing.ids import new_span_id, new_trace_id, trace_hex
 from instrumentation.tracing.provider import TracingState
-from instrumentation.tracing.spans import FastSpan
+from instrumentation.tracing.spans import FastSpan, exception_attributes
 
 _METHODS = {method: method for method in HTTP_METHODS}
 _SAMPLED = TraceFlags(1)
@@ -173,7 +173,7 @@ def finish_request(
                 span.set_status(_ERROR)
                 span.set_attribute("error.type", type(exc).__qualname__ if exc is not None else str(status))
                 if exc is not None:
-                    span.record_exception(exc, escaped=response is None)
+                    span.add_event("exception", exception_attributes(exc, escaped=response is None))
             span.end()
         header = state.header
         if header and response is not None:

@@ -42,8 +42,18 @@ _UNSET = Status(StatusCode.UNSET)
 _time_ns = time.time_ns
 
 
+def _redact(text: str) -> str:
+    """Mask secrets in free text with the log pipeline's redactor (same keys, same rules)."""
+    try:
+        from instrumentation.logging.redaction import redact_text
+
+        return redact_text(text)
+    except Exception:  # noqa: BLE001 - without a working redactor, keep no free text at all
+        return "<not recorded: redaction unavailable>"
+
+
 def exception_attributes(exception: BaseException, escaped: bool = False) -> dict[str, types.AnyValue]:
-    """The semantic-convention attributes of an ``exception`` event."""
+    """The semantic-convention attributes of an ``exception`` event (message and stack redacted)."""
     try:
         message = str(exception)
     except Exception:  # noqa: BLE001 - a broken __str__ must not break the span
@@ -51,8 +61,8 @@ def exception_attributes(exception: BaseException, escaped: bool = False) -> dic
     stack = "".join(traceback.format_exception(type(exception), exception, exception.__traceback__))
     return {
         "exception.type": type(exception).__qualname__,
-        "exception.message": message,
-        "exception.stacktrace": stack[-MAX_STACKTRACE:],
+        "exception.message": _redact(message),
+        "exception.stacktrace": _redact(stack[-MAX_STACKTRACE:]),
         "exception.escaped": str(escaped),
     }
 

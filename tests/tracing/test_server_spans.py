@@ -344,3 +344,20 @@ def test_without_an_endpoint_nothing_is_recorded_but_ids_flow() -> None:
     assert response["X-Trace-Id"] == TRACE_ID
     assert state.batcher is not None
     assert state.batcher.queued() == 0
+
+
+def test_exception_messages_are_redacted(spans: InMemorySpanExporter) -> None:
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/ok/")
+    handle = tracing.start_request(request)
+    try:
+        raise RuntimeError("login failed password=hunter2 for user")
+    except RuntimeError as exc:
+        tracing.record_exception(handle, exc)
+    tracing.finish_request(handle, request, "ok/", 500, None)
+    (event,) = _server(spans).events
+    assert event.attributes is not None
+    assert "hunter2" not in str(event.attributes["exception.message"])
+    assert "hunter2" not in str(event.attributes["exception.stacktrace"])
+    assert "login failed" in str(event.attributes["exception.message"])
