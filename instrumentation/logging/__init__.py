@@ -13,7 +13,8 @@ Contract used by the middleware and :mod:`instrumentation.apps`:
 Modules, by role:
 
 ``pipeline``   the pipeline itself: settings snapshot, ProcessorFormatter chain, handler, output.
-``context``    request context (contextvars) and the access-log line.
+``context``    request context binding and the access-log line.
+``requestvars`` the context variable holding the request context, read by every line.
 ``ecs``        ECS field names (from the catalogue) and nesting.
 ``redaction``  secrets, personal data, control characters, truncation (also used for spans).
 ``render``     orjson and console rendering.

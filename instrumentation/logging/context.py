@@ -27,14 +27,16 @@ import ipaddress
 import logging
 import random
 import time
-from contextvars import ContextVar, Token
+from contextvars import Token
 from typing import Any
 
 from django.utils.functional import LazyObject, empty
 
-from instrumentation import tracing
 from instrumentation.logging import pipeline as pipeline_module
 from instrumentation.logging import render
+from instrumentation.logging.requestvars import RequestContext, add_request_fields
+from instrumentation.logging.requestvars import current as _current
+from instrumentation.logging.requestvars import current_ids as _ids
 
 __all__ = [
     "RequestContext",
@@ -50,33 +52,6 @@ _METHOD_LIMIT = 32
 _IP_CACHE_LIMIT = 1024
 
 
-class RequestContext:
-    """What every line logged during one request carries."""
-
-    __slots__ = ("flat", "method", "path", "query", "request_id", "span_id", "trace_id")
-
-    def __init__(
-        self, request_id: str, method: str, path: str, query: str, ids: tuple[str, str] | None
-    ) -> None:
-        self.request_id = request_id
-        self.method = method
-        self.path = path
-        self.query = query
-        self.trace_id = ids[0] if ids else None
-        self.span_id = ids[1] if ids else None
-        flat: dict[str, Any] = {
-            "http.request.id": request_id,
-            "http.request.method": method,
-            "url.path": path,
-        }
-        if ids:
-            flat["trace.id"] = ids[0]
-            flat["span.id"] = ids[1]
-            flat["transaction.id"] = ids[1]
-        self.flat = flat
-
-
-_current: ContextVar[RequestContext | None] = ContextVar("fleetobs_request", default=None)
 _valid_ips: dict[str, str | None] = {}
 _access_logger = logging.getLogger(pipeline_module.ACCESS_LOGGER)
 _db_logger = logging.getLogger("fleetobs.db")
@@ -85,24 +60,6 @@ _db_logger = logging.getLogger("fleetobs.db")
 def current_request() -> RequestContext | None:
     """The context of the request being served in this thread or task, if any."""
     return _current.get()
-
-
-def _ids() -> tuple[str, str] | None:
-    try:
-        return tracing.current_ids()
-    except Exception:  # noqa: BLE001 - tracing trouble must not cost a log line
-        return None
-
-
-def add_request_fields(flat: dict[str, Any]) -> None:
-    """Add the request context and the active span's ids to a flat event."""
-    ctx = _current.get()
-    if ctx is not None:
-        flat.update(ctx.flat)
-    ids = _ids()
-    if ids is not None:
-        flat["trace.id"] = ids[0]
-        flat["span.id"] = ids[1]
 
 
 def begin_request(request: Any, request_id: str) -> Token[RequestContext | None]:

@@ -97,6 +97,21 @@ class StaticFields:
             "process.pid": self._pid,
         }
 
+    def add_to(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Add the static objects to a nested event (shared, never mutated; merged if present)."""
+        for root, value in (
+            ("ecs", self.ecs),
+            ("service", self.service),
+            ("host", self.host),
+            ("process", self.process),
+        ):
+            existing = event.get(root)
+            if existing is None:
+                event[root] = value
+            elif isinstance(existing, dict):
+                event[root] = {**value, **existing}
+        return event
+
     def for_current_process(self) -> StaticFields:
         """Refresh the pid when this process is a fork of the one that built the fields."""
         pid = os.getpid()

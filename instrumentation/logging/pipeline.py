@@ -48,6 +48,7 @@ import structlog
 from instrumentation.logging import render
 from instrumentation.logging.ecs import FIELD_NAMES, LEVEL_NUMBERS, LEVELS, StaticFields, nest
 from instrumentation.logging.redaction import REDACTED, Redactor
+from instrumentation.logging.requestvars import add_request_fields
 
 __all__ = [
     "ACCESS_LOGGER",
@@ -153,6 +154,10 @@ class Pipeline:
             self.shipper.put(json_data)
 
     # --- building events ---------------------------------------------------------------------
+    def nest_event(self, flat: dict[str, Any]) -> dict[str, Any]:
+        """Flat dynamic fields -> the nested event, with the static objects added."""
+        return self.static.for_current_process().add_to(nest(flat))
+
     def exception_fields(self, exc_info: _ExcInfo, flat: dict[str, Any]) -> None:
         """Fill ``error.*`` from an exception, secrets masked."""
         exc_type, exc, tb = exc_info
@@ -213,11 +218,9 @@ class EcsProcessor:
 
 def pipeline_event(pipeline: Pipeline, method_name: str, ed: dict[str, Any]) -> dict[str, Any]:
     """Build the flat ECS event for one record; see the module docstring for the order."""
-    from instrumentation.logging import context
-
     record: logging.LogRecord | None = ed.pop("_record", None)
     from_structlog = ed.pop("_from_structlog", False)
-    flat: dict[str, Any] = dict(pipeline.static.for_current_process().flat)
+    flat: dict[str, Any] = {}
     if record is not None:
         flat["@timestamp"] = render.format_timestamp(record.created)
         flat["log.level"] = LEVELS.get(record.levelno) or record.levelname.lower()
@@ -233,7 +236,7 @@ def pipeline_event(pipeline: Pipeline, method_name: str, ed: dict[str, Any]) -> 
         flat["log.logger"] = str(ed.pop("logger", ""))
     logger_name = flat["log.logger"]
     flat["event.dataset"] = logger_name if logger_name.startswith("gunicorn.") else pipeline.dataset
-    context.add_request_fields(flat)
+    add_request_fields(flat)
 
     message = ed.pop("event", "")
     exc_info = ed.pop("exc_info", None)
@@ -299,7 +302,7 @@ class _Render:
 
     def __call__(self, logger: Any, method_name: str, flat: Any) -> str:
         pipeline = self._pipeline or current()
-        event = nest(flat)
+        event = pipeline.nest_event(flat)
         if pipeline.format == "console":
             return render.render_console(event).decode("utf-8").rstrip("\n")
         return render.render_json(event).decode("utf-8").rstrip("\n")
@@ -352,7 +355,7 @@ class EcsFormatter(structlog.stdlib.ProcessorFormatter):
 
     def ecs_event(self, record: logging.LogRecord) -> dict[str, Any]:
         """The nested ECS event of ``record``."""
-        return nest(self.flat_event(record))
+        return (self._pipeline or current()).nest_event(self.flat_event(record))
 
     def format(self, record: logging.LogRecord) -> str:
         pipeline = self._pipeline or current()
@@ -399,9 +402,8 @@ def _emit_fallback(record: logging.LogRecord, exc: Exception) -> None:
     from instrumentation import _safety
 
     pipeline = current()
-    event = nest(
+    event = pipeline.nest_event(
         {
-            **pipeline.static.for_current_process().flat,
             "@timestamp": render.format_timestamp(record.created),
             "log.level": LEVELS.get(record.levelno, "error"),
             "log.logger": record.name,
