@@ -123,10 +123,18 @@ class SdkExporter:
         self.exporter.shutdown()
 
 
+class Sender(Protocol):
+    """Sends one encoded ``ExportTraceServiceRequest``; returns the response body."""
+
+    def send(self, body: bytes) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
 class OtlpHttpExporter:
     """OTLP/HTTP protobuf with our encoder and transport (the default)."""
 
-    def __init__(self, sender: OtlpHttpSender) -> None:
+    def __init__(self, sender: Sender) -> None:
         self.sender = sender
         self._resource: Resource | None = None
         self._resource_field = b""

@@ -109,8 +109,9 @@ def setup(
     *,
     exporter: SpanExporter | None = None,
     synchronous: bool = False,
+    exporter_factory: Callable[[], BatchExporter] | None = None,
 ) -> TracingState | None:
-    """Configure tracing (idempotent). ``exporter``/``synchronous`` are for tests."""
+    """Configure tracing (idempotent). The keyword arguments are for tests and benchmarks."""
     global _state, _configured, _atexit_registered
     if _configured:
         return _state
@@ -120,7 +121,7 @@ def setup(
         _state = None
         return None
     sampler = from_settings(settings.traces_sampler, settings.traces_sampler_arg)
-    if exporter is None and not settings.otlp_endpoint:
+    if exporter is None and exporter_factory is None and not settings.otlp_endpoint:
         # Nowhere to send spans: keep trace context (ids in logs and responses, propagation)
         # but record nothing, so no CPU is spent on spans that would be thrown away.
         sampler = SamplerConfig("always_off", parent_based=False, ratio=0.0)
@@ -138,6 +139,8 @@ def setup(
         chosen = exporter
 
         def factory() -> BatchExporter:
+            if exporter_factory is not None:
+                return exporter_factory()
             return SdkExporter(chosen) if chosen is not None else create_exporter(settings)
 
         batcher = SpanBatcher(

@@ -13,6 +13,10 @@
 Tracing is switched on for the block whatever the settings say (other settings are kept, and
 ``overrides`` replaces some of them), every span is exported as it ends, and the previous
 tracing state is restored afterwards.
+
+``discarding_export()`` is for benchmarks: spans take the production path (bounded queue, export
+thread, OTLP protobuf encoding) and the encoded requests are counted and thrown away instead of
+being sent.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from instrumentation import conf
 from instrumentation.tracing import provider
+from instrumentation.tracing.export import OtlpHttpExporter
 
 
 @contextlib.contextmanager
@@ -37,5 +42,34 @@ def capture_spans(**overrides: Any) -> Iterator[InMemorySpanExporter]:
     provider.setup(settings, exporter=exporter, synchronous=True)
     try:
         yield exporter
+    finally:
+        provider.reset()
+
+
+class DiscardingSender:
+    """Stands in for the HTTP transport: counts the encoded export requests, sends nothing."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.bytes = 0
+
+    def send(self, body: bytes) -> bytes:
+        self.requests += 1
+        self.bytes += len(body)
+        return b""
+
+    def close(self) -> None:
+        return None
+
+
+@contextlib.contextmanager
+def discarding_export(**overrides: Any) -> Iterator[DiscardingSender]:
+    """Trace as in production, but discard the encoded OTLP requests (benchmarks)."""
+    provider.reset()
+    settings = dataclasses.replace(conf.get_settings(), tracing_enabled=True, **overrides)
+    sender = DiscardingSender()
+    provider.setup(settings, exporter_factory=lambda: OtlpHttpExporter(sender))
+    try:
+        yield sender
     finally:
         provider.reset()
