@@ -89,17 +89,21 @@ _EXTRA_ALIASES = {"status_code": "http.response.status_code"}
 _MULTILINE_FIELDS = frozenset({"message", "error.message", "error.stack_trace"})
 
 
+_environment_settings: Any = None
+
+
 def _settings() -> Any:
     """The current settings; outside a configured Django (gunicorn master) the environment."""
+    global _environment_settings
     from instrumentation import conf
 
     try:
         return conf.get_settings()
     except Exception:  # noqa: BLE001 - Django settings not configured in this process
-        build = getattr(conf, "_build", None)
-        if build is not None:
-            return build({})[0]
-        return conf.Settings()
+        if _environment_settings is None:
+            build = getattr(conf, "_build", None)
+            _environment_settings = build({})[0] if build is not None else conf.Settings()
+        return _environment_settings
 
 
 class Pipeline:
@@ -529,8 +533,9 @@ def shutdown(timeout: float = 5.0) -> None:
 
 def reset() -> None:
     """Stop the shipper, restore replaced handlers and structlog's defaults, forget state."""
-    global _installed, _on_demand, _on_demand_source, _captured_warnings
+    global _installed, _on_demand, _on_demand_source, _captured_warnings, _environment_settings
     pipeline = _installed
+    _environment_settings = None
     _installed = None
     _on_demand = None
     _on_demand_source = None

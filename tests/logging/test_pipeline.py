@@ -250,3 +250,19 @@ def test_public_api_is_pinned() -> None:
     assert {"redact_query", "redact_headers", "redact_mapping", "redact_text", "is_sensitive_key"} <= set(
         redaction.__all__
     )
+
+
+def test_without_django_settings_the_environment_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gunicorn master logs before Django is configured: one pipeline from the environment."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from instrumentation import conf
+
+    def unconfigured() -> None:
+        raise ImproperlyConfigured("settings are not configured")
+
+    monkeypatch.setattr(conf, "get_settings", unconfigured)
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "from-env")
+    first = pipeline.current()
+    assert first is pipeline.current()
+    assert first.settings.service_name == "from-env"
