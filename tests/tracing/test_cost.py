@@ -53,7 +53,7 @@ def test_span_cost_with_encoding(capsys: object) -> None:
         idle_child = _cpu_per_call(unrecorded_child)
         assert sink.requests > 0
     child_cost = (with_queries - server_cost) / 5
-    print(f"\nserver span {server_cost:.1f} us, child span {child_cost:.1f} us, unrecorded child {idle_child:.2f} us")
+    print(f"\nserver span {server_cost:.1f} us, child {child_cost:.1f} us, unrecorded {idle_child:.2f} us")
     assert server_cost < 150
     assert child_cost < 100
     assert idle_child < 20
