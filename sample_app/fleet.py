@@ -11,8 +11,10 @@
       alertmanager/                 generated alertmanager.yml, its data and log
       pids.json                     process groups started, so a crashed run is cleaned up next time
 
-Start order: migrate and seed, the app instances, the webhook receiver, Alertmanager, Prometheus
-(scraping every instance with ``job`` = service name and ``instance``/``environment`` labels).
+Start order: migrate and seed, an OTLP sink for spans (unless a tracing endpoint is configured;
+sampled spans are what give latency buckets their exemplars), the app instances, the webhook
+receiver, Alertmanager, Prometheus (scraping every instance with ``job`` = service name and
+``instance``/``environment`` labels).
 Stop order is the reverse, each server's whole process group at a time; nothing is left running.
 
 Alert rules and the Alertmanager configuration come from the ``alerting`` package when it is
@@ -38,7 +40,7 @@ from pathlib import Path
 from typing import Any, Literal, Self
 
 from sample_app import processes
-from sample_app.processes import Alertmanager, Gunicorn, Prometheus, WebhookReceiver
+from sample_app.processes import Alertmanager, Gunicorn, Prometheus, TraceSink, WebhookReceiver
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 GUNICORN_CONFIG = PACKAGE_DIR / "gunicorn.conf.py"
@@ -80,6 +82,9 @@ class FleetConfig:
     seed: bool = True
     #: Start a Celery worker (needs ``redis_url``; without a broker tasks run eagerly anyway).
     celery_worker: bool = False
+    #: Send spans to an in-process OTLP sink (unless an OTLP endpoint is configured already), so
+    #: requests are sampled and latency buckets carry exemplars even with no tracing backend.
+    trace_sink: bool = True
     #: Called with each Alertmanager webhook payload (the demo prints them).
     on_alert: Callable[[dict[str, Any]], None] | None = None
 
@@ -103,6 +108,7 @@ class Fleet:
         self.alertmanager: Alertmanager | None = None
         self.webhook: WebhookReceiver | None = None
         self.celery: CeleryWorker | None = None
+        self.trace_sink: TraceSink | None = None
         self.rule_files: list[Path] = []
         self.notes: list[str] = []
         self._faults_token: str | None = None
@@ -151,6 +157,9 @@ class Fleet:
             "WEB_CONCURRENCY": str(cfg.workers),
             "PYTHONPATH": _pythonpath(),
         }
+        if self.trace_sink is not None:
+            env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = self.trace_sink.endpoint
+            env["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"] = "http/protobuf"
         env.update(cfg.env)
         return env
 
@@ -216,6 +225,8 @@ class Fleet:
         cfg = self.config
         self.prepare()
         ports = _PortPicker(cfg.preferred_ports)
+        if cfg.trace_sink and not _otlp_configured(cfg.env):
+            self.trace_sink = TraceSink().start()
         for index in range(cfg.instances):
             name = self.instance_name(index)
             app = Gunicorn(
@@ -275,6 +286,9 @@ class Fleet:
             self.celery.stop()
         for app in reversed(self.instances):
             app.stop()
+        if self.trace_sink is not None:
+            self.trace_sink.stop()
+            self.trace_sink = None
         with contextlib.suppress(FileNotFoundError):
             (self.state_dir / "pids.json").unlink()
 
@@ -303,6 +317,8 @@ class Fleet:
             urls["alertmanager"] = self.alertmanager.url
         if self.webhook:
             urls["webhook receiver"] = self.webhook.url
+        if self.trace_sink:
+            urls["OTLP span sink"] = self.trace_sink.endpoint
         return urls
 
     def wait_until_scraped(self, timeout: float = 60.0) -> None:
@@ -426,6 +442,11 @@ def _port_free(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def _otlp_configured(extra_env: Mapping[str, str]) -> bool:
+    names = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+    return any(extra_env.get(n) or os.environ.get(n) for n in names)
 
 
 def _pythonpath() -> str:

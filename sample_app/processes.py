@@ -9,6 +9,7 @@ forked"::
     ├── Prometheus            writes prometheus.yml, exemplar storage on, HTTP API helpers
     └── Alertmanager          writes alertmanager.yml, clustering off, HTTP API helpers
     WebhookReceiver           an in-process threaded HTTP server recording Alertmanager webhooks
+    TraceSink                 an in-process OTLP/HTTP endpoint that accepts spans and counts them
 
 Stopping sends SIGTERM to the whole process group, waits, then SIGKILLs the group, so gunicorn
 workers and anything else a server forked go away with it. Binaries are looked up on ``PATH``; a
@@ -836,6 +837,64 @@ class WebhookReceiver:
 
     def _alerts_locked(self) -> list[dict[str, Any]]:
         return [alert for payload in self._payloads for alert in payload.get("alerts", [])]
+
+
+class TraceSink:
+    """Accepts OTLP/HTTP exports (``POST /v1/traces``) and only counts them.
+
+    Gives the instrumentation somewhere to send spans when no tracing backend runs (the demo, the
+    tests): spans are then sampled, so latency histograms carry trace-id exemplars that a
+    Prometheus with exemplar storage keeps. An empty 200 response is a valid (empty)
+    ``ExportTraceServiceResponse``.
+    """
+
+    def __init__(self, *, port: int = 0) -> None:
+        self.requests = 0
+        self.bytes = 0
+        self._lock = threading.Lock()
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                with sink._lock:
+                    sink.requests += 1
+                    sink.bytes += len(body)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *_args: Any) -> None:
+                return
+
+        self._server = ThreadingHTTPServer((LOOPBACK, port), Handler)
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def endpoint(self) -> str:
+        """The value for ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``."""
+        return f"http://{LOOPBACK}:{self._server.server_address[1]}/v1/traces"
+
+    def start(self) -> Self:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="trace-sink", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._server.server_close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
 
 def alert_named(name: str, status: str = "firing", **labels: str) -> Callable[[dict[str, Any]], bool]:

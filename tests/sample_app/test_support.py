@@ -4,6 +4,8 @@ webhook sink."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 
@@ -21,6 +23,25 @@ def test_sample_fleet_is_scraped_with_fleet_labels(sample_fleet: Fleet) -> None:
         ("shop-1", "test", "1"),
         ("shop-2", "test", "1"),
     ]
+
+
+def test_sampled_requests_leave_exemplars_in_prometheus(sample_fleet: Fleet) -> None:  # noqa: F811
+    assert sample_fleet.prometheus is not None
+    assert sample_fleet.trace_sink is not None
+    for _ in range(10):
+        for app in sample_fleet.instances:
+            assert requests.get(app.url + "/shop/products/?size=2", timeout=10).status_code == 200
+    selector = 'http_server_request_duration_seconds_bucket{job="shop", http_route="shop/products/"}'
+    deadline = time.monotonic() + 30
+    while not (found := sample_fleet.prometheus.query_exemplars(selector)):
+        assert time.monotonic() < deadline, "no exemplars stored"
+        time.sleep(0.5)
+    trace_ids = {e["labels"]["trace_id"] for series in found for e in series["exemplars"]}
+    assert trace_ids
+    assert all(len(t) == 32 for t in trace_ids)
+    while sample_fleet.trace_sink.requests == 0:  # the spans themselves are exported too
+        assert time.monotonic() < deadline, "no spans exported"
+        time.sleep(0.5)
 
 
 def test_killed_worker_is_replaced(sample_fleet: Fleet) -> None:  # noqa: F811
