@@ -29,6 +29,7 @@ drops are counted, while requests are unaffected.
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import os
 import threading
@@ -301,9 +302,13 @@ class SpanBatcher(SpanProcessor):
         while True:
             self._wake.wait(self._delay)
             self._wake.clear()
-            self._drain()
-            if self._stopped:
+            try:
                 self._drain()
+            except Exception:  # the thread must outlive any bug, or spans would pile up unseen
+                logger.exception("fleetobs: span export thread error")
+            if self._stopped:
+                with contextlib.suppress(Exception):
+                    self._drain()
                 return
 
     def _drain(self) -> None:
