@@ -20,7 +20,8 @@ is off or the request is not sampled, and never raises: failures go to the error
 
 Modules: :mod:`~.provider` (settings -> state, whose tracer provider), :mod:`~.server` (the
 request span), :mod:`~.children` (child spans, events, current ids), :mod:`~.spans` (the lean
-span), :mod:`~.export` (bounded queue, export thread, OTLP exporters, counters),
+span), :mod:`~.export` (bounded queue, export thread, exporters, counters), :mod:`~.otlp` (protobuf
+encoding), :mod:`~.transport` (OTLP/HTTP with deadlines),
 :mod:`~.propagation` (W3C headers), :mod:`~.sampling`, :mod:`~.resource`, :mod:`~.ids`,
 :mod:`~.contrib` (outgoing HTTP, templates), :mod:`~.testing` (capture spans in tests).
 """

@@ -4,9 +4,11 @@
 
     request thread                              export thread (one per process, lazy)
     FastSpan.end() / SDK span on_end()          wait(schedule_delay) or woken at batch_size
-      -> SpanBatcher.enqueue(span)              pop <= batch_size spans, convert to SDK spans
-           len(queue) >= max -> dropped++       with this process's resource, exporter.export()
-           else deque.append (no lock)          -> exported++ | export_failures++, dropped++
+      -> SpanBatcher.enqueue(span)              pop <= batch_size spans
+           len(queue) >= max -> dropped++       OtlpHttpExporter: encode (otlp.py) with this
+           else deque.append (no lock)            process's resource, POST (transport.py)
+                                                SdkExporter (gRPC, tests): convert, SDK export
+                                                -> exported++ | export_failures++, dropped++
 
 Why not the SDK's ``BatchSpanProcessor``: it starts its thread in the constructor (before a
 preforking server forks), its ``force_flush`` exports on the caller's thread, and it does not
@@ -19,7 +21,8 @@ and ``os.register_at_fork`` forgets them in a forked child, so gunicorn with and
 Counters (``fleetobs_telemetry_*{signal="spans"}``): ``exported`` per span accepted by the
 backend, ``export_failures`` per failed export call, ``dropped{reason}`` per span lost:
 ``queue_full`` (the backend is slower than the traffic), ``export_failed`` (the batch was
-refused or timed out), ``shutdown`` (ended after :meth:`SpanBatcher.shutdown`).
+refused or timed out), ``rejected`` (the collector's partial-success count), ``shutdown``
+(ended after :meth:`SpanBatcher.shutdown`).
 
 The exporter's own timeout (``SPAN_EXPORT_TIMEOUT``, including its retries) bounds how long a
 down, blackholed or slow collector can hold the export thread; meanwhile the queue fills and
