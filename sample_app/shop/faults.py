@@ -24,7 +24,7 @@ import random
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -179,7 +179,7 @@ def _plan(request: HttpRequest) -> tuple[float, bool]:
 
 @sync_and_async_middleware
 def fault_injection_middleware(
-    get_response: Callable[[HttpRequest], HttpResponse | Awaitable[HttpResponse]],
+    get_response: Callable[[HttpRequest], Any],
 ) -> Callable[[HttpRequest], Any]:
     """Delay and/or fail ``/shop/`` requests as the switch says. Failures raise, giving a 500."""
     if iscoroutinefunction(get_response):
@@ -190,7 +190,8 @@ def fault_injection_middleware(
                 await asyncio.sleep(delay)
             if fail:
                 raise InjectedFaultError("injected error burst")
-            return await get_response(request)  # type: ignore[misc]
+            response: HttpResponse = await get_response(request)
+            return response
 
         return async_middleware
 
@@ -200,6 +201,7 @@ def fault_injection_middleware(
             time.sleep(delay)
         if fail:
             raise InjectedFaultError("injected error burst")
-        return get_response(request)  # type: ignore[return-value]
+        response: HttpResponse = get_response(request)
+        return response
 
     return middleware

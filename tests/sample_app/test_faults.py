@@ -1,15 +1,21 @@
-"""The fault-injection switch as a library: validation, atomic writes, change detection, and
-the management command that flips it."""
+"""The fault-injection switch as a library: validation, atomic writes, change detection, the
+middleware (sync and async) that acts on it, and the management command that flips it. The
+middleware needs no sample-app settings, so it runs in-process under the suite's settings."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+from asgiref.sync import iscoroutinefunction
+from django.http import HttpRequest, HttpResponse
+from django.test import RequestFactory
 
 from sample_app.shop import faults
 
@@ -124,3 +130,49 @@ def test_management_command_flips_the_switch(tmp_path: Path) -> None:
     result = _manage("faults", "--clear", env=env)
     assert result.returncode == 0
     assert json.loads(path.read_text())["error_rate"] == 0.0
+
+
+def _ok(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("ok")
+
+
+async def _async_ok(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("ok")
+
+
+@pytest.mark.parametrize("path", ["/shop/products/", "/shop/flaky/"])
+def test_middleware_fails_shop_requests_during_an_error_burst(
+    switch: Path, rf: RequestFactory, path: str
+) -> None:
+    middleware = faults.fault_injection_middleware(_ok)
+    assert middleware(rf.get(path)).status_code == 200
+    faults.write(faults.Faults(error_rate=1.0))
+    with pytest.raises(faults.InjectedFaultError):
+        middleware(rf.get(path))
+
+
+@pytest.mark.parametrize("path", ["/", "/healthz", "/metrics", "/faults/", "/accounts/login/"])
+def test_middleware_never_touches_other_routes(switch: Path, rf: RequestFactory, path: str) -> None:
+    faults.write(faults.Faults(error_rate=1.0, latency_seconds=5))
+    started = time.monotonic()
+    assert faults.fault_injection_middleware(_ok)(rf.get(path)).status_code == 200
+    assert time.monotonic() - started < 1
+
+
+def test_middleware_delays_shop_requests_during_a_latency_spike(switch: Path, rf: RequestFactory) -> None:
+    faults.write(faults.Faults(latency_seconds=0.2, latency_rate=1.0))
+    started = time.monotonic()
+    assert faults.fault_injection_middleware(_ok)(rf.get("/shop/products/")).status_code == 200
+    assert time.monotonic() - started >= 0.2
+
+
+def test_async_middleware_injects_the_same_faults(switch: Path, rf: RequestFactory) -> None:
+    middleware = faults.fault_injection_middleware(_async_ok)
+    assert iscoroutinefunction(middleware)
+    faults.write(faults.Faults(latency_seconds=0.2, latency_rate=1.0))
+    started = time.monotonic()
+    assert asyncio.run(middleware(rf.get("/shop/products/"))).status_code == 200
+    assert time.monotonic() - started >= 0.2
+    faults.write(faults.Faults(error_rate=1.0))
+    with pytest.raises(faults.InjectedFaultError):
+        asyncio.run(middleware(rf.get("/shop/products/")))
