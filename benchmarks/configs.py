@@ -1,0 +1,104 @@
+"""The configurations measured: bare Django, this project's variants, and the anchor stack.
+
+Each configuration is a name the Django settings of :mod:`benchmarks.project.settings` read
+from ``FLEETOBS_BENCH_CONFIG`` (settings are process-global, so every configuration runs in a
+process of its own). ``ours`` is the ``FLEET_OBSERVABILITY`` dict (``None``: not installed);
+``anchors`` names the parts of the stack this project replaces, each wired as its own
+documentation says:
+
+``prometheus``  django-prometheus: ``PrometheusBeforeMiddleware`` first and
+                ``PrometheusAfterMiddleware`` last, its database engine and cache backend.
+``otel``        OpenTelemetry's ``DjangoInstrumentor`` with an SDK ``TracerProvider`` and a
+                ``BatchSpanProcessor``.
+``structlog``   django-structlog's ``RequestMiddleware``, structlog's JSON renderer through the
+                standard library's ``ProcessorFormatter``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str
+    label: str
+    ours: dict[str, Any] | None = None
+    anchors: tuple[str, ...] = ()
+    notes: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tracing(self) -> bool:
+        return self.ours is not None and self.ours.get("TRACING_ENABLED", True)
+
+
+#: An endpoint is configured (tracing records nothing without one), but never contacted: the
+#: exporter's transport is replaced by an in-process sink (see :mod:`benchmarks.sinks`).
+_BASE = {
+    "SERVICE_NAME": "bench",
+    "SERVICE_VERSION": "1.0.0",
+    "ENVIRONMENT": "bench",
+    "OTLP_ENDPOINT": "http://127.0.0.1:4318/v1/traces",
+}
+
+CONFIGS: dict[str, Config] = {
+    c.name: c
+    for c in (
+        Config("bare", "bare Django"),
+        Config(
+            "ours-default",
+            "ours, default settings",
+            ours=dict(_BASE),
+            notes="metrics + traces + JSON access log; the default sampler keeps every trace",
+        ),
+        Config(
+            "ours-100",
+            "ours, everything on, 100% sampled",
+            ours={**_BASE, "TRACES_SAMPLER": "always_on"},
+        ),
+        Config(
+            "ours-100-mp",
+            "ours, everything on, 100% sampled, multiprocess metrics",
+            ours={**_BASE, "TRACES_SAMPLER": "always_on"},
+            notes="metrics in prometheus_client's multiprocess files, as under gunicorn",
+            extra={"multiprocess": True},
+        ),
+        Config(
+            "ours-10",
+            "ours, everything on, 10% sampled",
+            ours={**_BASE, "TRACES_SAMPLER": "parentbased_traceidratio", "TRACES_SAMPLER_ARG": 0.1},
+        ),
+        Config(
+            "ours-metrics",
+            "ours, metrics only",
+            ours={**_BASE, "TRACING_ENABLED": False, "ACCESS_LOG": False},
+        ),
+        Config(
+            "ours-traces",
+            "ours, traces only (100%)",
+            ours={**_BASE, "METRICS_ENABLED": False, "ACCESS_LOG": False, "TRACES_SAMPLER": "always_on"},
+        ),
+        Config(
+            "ours-logs",
+            "ours, access log only",
+            ours={**_BASE, "METRICS_ENABLED": False, "TRACING_ENABLED": False},
+        ),
+        Config("anchor", "anchor stack (all three)", anchors=("prometheus", "otel", "structlog")),
+        Config("anchor-prometheus", "django-prometheus alone", anchors=("prometheus",)),
+        Config("anchor-otel", "OTel DjangoInstrumentor alone", anchors=("otel",)),
+        Config("anchor-structlog", "django-structlog alone", anchors=("structlog",)),
+    )
+}
+
+#: What ``--quick`` measures (the regression guard uses the same three).
+QUICK = ("bare", "ours-100", "anchor")
+FULL = tuple(CONFIGS)
+
+
+def get(name: str) -> Config:
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise ValueError(f"unknown benchmark configuration {name!r}; known: {', '.join(CONFIGS)}") from None

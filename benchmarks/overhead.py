@@ -1,0 +1,234 @@
+"""Per-request overhead, in-process through Django's WSGI handler, configurations interleaved.
+
+Every configuration runs in a worker process of its own (:mod:`benchmarks.worker`; Django
+settings are process-global), all started up front. Then, round after round, each worker in
+turn serves ``requests`` requests of each view while the others wait, so a slow phase of the
+machine hits every configuration alike; the order of the configurations rotates from round to
+round. A timed run includes exporting the spans it produced (a flush at its end), so the
+background export work is paid inside the measurement.
+
+Reported per configuration and view, in process CPU time (all threads) and in wall-clock time:
+the median and spread (quartiles, min/max) of µs per request over the rounds; the overhead
+over bare Django as the median of the round-by-round differences; and the ratio of this
+project's overhead to the anchor stack's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks import configs, stats
+
+ROOT = Path(__file__).resolve().parent.parent
+VIEWS = ("trivial", "orm")
+#: Process CPU time (all threads: the export threads' work counts) and wall-clock time. On a
+#: busy machine the CPU time is the steadier of the two.
+METRICS = ("cpu", "wall")
+
+
+@dataclass
+class Plan:
+    configs: Sequence[str] = configs.FULL
+    views: Sequence[str] = VIEWS
+    rounds: int = 7
+    requests: dict[str, int] = field(default_factory=lambda: {"trivial": 2000, "orm": 400})
+
+
+class WorkerError(RuntimeError):
+    pass
+
+
+class Worker:
+    """The driver's end of one :mod:`benchmarks.worker` process."""
+
+    def __init__(self, config: str) -> None:
+        self.config = config
+        read_fd, write_fd = os.pipe()
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
+        env = dict(
+            os.environ,
+            FLEETOBS_BENCH_CONFIG=config,
+            DJANGO_SETTINGS_MODULE="benchmarks.project.settings",
+            PYTHONPATH=str(ROOT),
+        )
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        self._directory: str | None = None
+        if configs.get(config).extra.get("multiprocess"):
+            self._directory = tempfile.mkdtemp(prefix="fleetobs-bench-mp-")
+            env["PROMETHEUS_MULTIPROC_DIR"] = self._directory
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.worker", "--config", config, "--reply-fd", str(write_fd)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=self._stderr,
+            pass_fds=(write_fd,),
+            cwd=ROOT,
+            env=env,
+            text=True,
+        )
+        os.close(write_fd)
+        self._replies = os.fdopen(read_fd, "r")
+        self.ready: dict[str, Any] = {}
+
+    def _error(self, message: str) -> WorkerError:
+        self._stderr.seek(0)
+        tail = self._stderr.read().decode("utf-8", "replace")[-4000:]
+        return WorkerError(f"worker {self.config}: {message}\n{tail}")
+
+    def read(self, timeout: float) -> dict[str, Any]:
+        ready, _, _ = select.select([self._replies], [], [], timeout)
+        if not ready:
+            raise self._error(f"no answer within {timeout:.0f} s")
+        line = self._replies.readline()
+        if not line:
+            raise self._error("exited")
+        answer: dict[str, Any] = json.loads(line)
+        if "error" in answer:
+            raise self._error(answer["error"])
+        return answer
+
+    def send(self, command: dict[str, Any], timeout: float = 300.0) -> dict[str, Any]:
+        stdin = self.process.stdin
+        if stdin is None:
+            raise self._error("no stdin")
+        stdin.write(json.dumps(command) + "\n")
+        stdin.flush()
+        return self.read(timeout)
+
+    def wait_ready(self, timeout: float = 180.0) -> dict[str, Any]:
+        self.ready = self.read(timeout)
+        return self.ready
+
+    def close(self) -> dict[str, Any]:
+        final: dict[str, Any] = {}
+        with contextlib.suppress(Exception):
+            final = self.send({"cmd": "quit"}, timeout=30.0)
+        if self.process.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
+        with contextlib.suppress(Exception):
+            self.process.wait(10)
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self._replies.close()
+        self._stderr.close()
+        if self._directory is not None:
+            shutil.rmtree(self._directory, ignore_errors=True)
+        return final
+
+
+def start_workers(names: Sequence[str]) -> dict[str, Worker]:
+    workers: dict[str, Worker] = {}
+    try:
+        for name in names:
+            workers[name] = Worker(name)
+        for worker in workers.values():
+            worker.wait_ready()
+    except BaseException:
+        for worker in workers.values():
+            worker.close()
+        raise
+    return workers
+
+
+def run(plan: Plan, log: Callable[[str], None] = print) -> dict[str, Any]:
+    names = list(plan.configs)
+    if "bare" not in names:
+        names.insert(0, "bare")
+    log(f"overhead: starting {len(names)} worker processes")
+    workers = start_workers(names)
+    for name, worker in workers.items():
+        probe = worker.ready.get("probe", {})
+        if configs.get(name).tracing and not probe.get("spans"):
+            for started in workers.values():
+                started.close()
+            raise WorkerError(f"{name}: tracing is on but no span reached the sink: {probe}")
+    samples: dict[str, dict[str, dict[str, list[float]]]] = {
+        metric: {n: {v: [] for v in plan.views} for n in names} for metric in METRICS
+    }
+    finals: dict[str, dict[str, Any]] = {}
+    started = time.monotonic()
+    try:
+        for round_index in range(plan.rounds):
+            shift = round_index % len(names)
+            order = names[shift:] + names[:shift]
+            for name in order:
+                for view in plan.views:
+                    count = plan.requests[view]
+                    answer = workers[name].send({"cmd": "run", "view": view, "requests": count})
+                    statuses = answer.get("statuses", {})
+                    if set(statuses) != {"200 OK"}:
+                        raise WorkerError(f"{name} {view}: unexpected statuses {statuses}")
+                    samples["cpu"][name][view].append(answer["cpu_ns"] / count / 1000)
+                    samples["wall"][name][view].append(answer["ns"] / count / 1000)
+            log(f"overhead: round {round_index + 1}/{plan.rounds} done ({time.monotonic() - started:.0f} s)")
+    finally:
+        for name, worker in workers.items():
+            finals[name] = worker.close()
+    return summarise(plan, names, samples, {n: w.ready for n, w in workers.items()}, finals)
+
+
+def summarise(
+    plan: Plan,
+    names: Sequence[str],
+    samples: dict[str, dict[str, dict[str, list[float]]]],
+    ready: dict[str, dict[str, Any]],
+    finals: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "rounds": plan.rounds,
+        "requests_per_round": dict(plan.requests),
+        "views": list(plan.views),
+        "metrics": {"cpu": "process CPU time (all threads)", "wall": "wall-clock time"},
+        "configs": {},
+    }
+    for name in names:
+        config = configs.get(name)
+        views: dict[str, Any] = {}
+        for view in plan.views:
+            views[view] = {}
+            for metric in METRICS:
+                values = samples[metric][name][view]
+                diffs = stats.paired_differences(values, samples[metric]["bare"][view])
+                views[view][metric] = {
+                    "us_per_request": stats.summary(values),
+                    "overhead_us": stats.summary(diffs) if name != "bare" else None,
+                    "rounds_us": [round(v, 2) for v in values],
+                }
+        result["configs"][name] = {
+            "label": config.label,
+            "notes": config.notes,
+            "settings": config.ours,
+            "anchors": list(config.anchors),
+            "probe": dict(ready[name].get("probe", {})),
+            "spans_exported": finals.get(name, {}).get("spans", {}),
+            "views": views,
+        }
+    ratios: dict[str, dict[str, dict[str, float | None]]] = {}
+    anchor = result["configs"].get("anchor")
+    for metric in METRICS:
+        ratios[metric] = {}
+        for view in plan.views:
+            ratios[metric][view] = {}
+            if anchor is None:
+                continue
+            anchor_overhead = anchor["views"][view][metric]["overhead_us"]["median"]
+            for name, entry in result["configs"].items():
+                if name.startswith("ours"):
+                    ours_overhead = entry["views"][view][metric]["overhead_us"]["median"]
+                    ratios[metric][view][name] = stats.ratio(ours_overhead, anchor_overhead)
+    result["ratio_ours_to_anchor"] = ratios
+    return result

@@ -1,0 +1,20 @@
+"""URLs of the overhead and load benchmarks (plus each stack's own metrics endpoint)."""
+
+from __future__ import annotations
+
+import os
+
+from django.urls import include, path
+
+from benchmarks.project import views
+
+urlpatterns = [
+    path("trivial/", views.trivial, name="trivial"),
+    path("orm/", views.orm, name="orm"),
+]
+
+_config = os.environ.get("FLEETOBS_BENCH_CONFIG", "bare")
+if _config.startswith("ours"):
+    urlpatterns.append(path("", include("instrumentation.urls")))
+elif _config in {"anchor", "anchor-prometheus"}:
+    urlpatterns.append(path("", include("django_prometheus.urls")))

@@ -1,0 +1,412 @@
+"""The Markdown report (``docs/performance.md``), generated from a results JSON, never by hand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from benchmarks import configs
+
+TARGET_RATIO = 0.10
+TARGET_THROUGHPUT = 0.90
+
+
+def _num(value: Any, digits: int = 0, suffix: str = "") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float | int):
+        text = f"{value:,.{digits}f}"
+        return text + suffix
+    return str(value)
+
+
+def _spread(summary: dict[str, Any] | None, digits: int = 0) -> str:
+    if not summary:
+        return "-"
+    return f"{_num(summary.get('p25'), digits)}-{_num(summary.get('p75'), digits)}"
+
+
+def _range(summary: dict[str, Any] | None, digits: int = 0) -> str:
+    if not summary:
+        return "-"
+    return f"{_num(summary.get('min'), digits)}-{_num(summary.get('max'), digits)}"
+
+
+def _table(header: list[str], rows: list[list[str]], align: str | None = None) -> list[str]:
+    align = align or ("l" + "r" * (len(header) - 1))
+    marks = [":--" if a == "l" else "--:" for a in align]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(marks) + "|"]
+    lines.extend("| " + " | ".join(row) + " |" for row in rows)
+    return lines
+
+
+def _headline(results: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    overhead = results.get("overhead") or {}
+    ratios = overhead.get("ratio_ours_to_anchor", {})
+    entries = overhead.get("configs", {})
+    for view in overhead.get("views", []):
+        ours = entries.get("ours-100", {}).get("views", {}).get(view, {})
+        anchor = entries.get("anchor", {}).get("views", {}).get(view, {})
+        bare = entries.get("bare", {}).get("views", {}).get(view, {})
+        if not ours or not anchor:
+            continue
+        ratio = ratios.get("cpu", {}).get(view, {}).get("ours-100")
+        wall_ratio = ratios.get("wall", {}).get(view, {}).get("ours-100")
+        verdict = "meets" if ratio is not None and ratio <= TARGET_RATIO else "does not meet"
+        lines.append(
+            f"- **{_view_title(view)}**, everything on and 100% sampled: this project adds "
+            f"**{_num(ours['cpu']['overhead_us']['median'])} µs** of CPU per request, the anchor stack "
+            f"**{_num(anchor['cpu']['overhead_us']['median'])} µs** (bare Django: "
+            f"{_num(bare['cpu']['us_per_request']['median'])} µs). Ratio **{_num(ratio, 2)}** "
+            f"(wall-clock: {_num(wall_ratio, 2)}); the goal is ≤ {TARGET_RATIO:.2f}, "
+            f"which this run {verdict}."
+        )
+    load = results.get("load") or {}
+    if load.get("configs"):
+        ours_load = load["configs"].get("ours-100", {})
+        anchor_load = load["configs"].get("anchor", {})
+        share = ours_load.get("throughput_vs_bare")
+        verdict = "meets" if share is not None and share >= TARGET_THROUGHPUT else "does not meet"
+        lines.append(
+            f"- **Under load** (gunicorn, {load['workers']} sync workers, wrk): this project serves "
+            f"**{_num(share * 100 if share is not None else None)}%** of bare Django's requests per second "
+            f"(anchor stack: {_num((anchor_load.get('throughput_vs_bare') or 0) * 100)}%); the goal is "
+            f"≥ {TARGET_THROUGHPUT:.0%}, which this run {verdict}."
+        )
+    scrape = results.get("scrape") or {}
+    restarts = scrape.get("restarts")
+    for workers, entry in (scrape.get("workers") or {}).items():
+        key = f"restarts_{restarts}"
+        lines.append(
+            f"- **Scrape**, {workers} workers, {scrape['routes']} routes: this project's collector "
+            f"{_num(entry['ours']['restarts_0']['collect_ms'])} ms → "
+            f"{_num(entry['ours'][key]['collect_ms'])} ms after {restarts} worker restarts "
+            f"(x{_num(entry['ours_growth'], 2)}); prometheus_client's stock collector "
+            f"{_num(entry['stock']['restarts_0']['collect_ms'])} ms → "
+            f"{_num(entry['stock'][key]['collect_ms'])} ms (x{_num(entry['stock_growth'], 2)})."
+        )
+    logs = results.get("logs") or {}
+    pipelines = logs.get("pipelines") or {}
+    if pipelines:
+        parts = [f"{name} {_num(entry['lines_per_second']['median'])}" for name, entry in pipelines.items()]
+        lines.append("- **Log throughput** (JSON lines/s, same event): " + ", ".join(parts) + ".")
+    return lines
+
+
+def _view_title(view: str) -> str:
+    return {"trivial": "Trivial view", "orm": "View with 5 ORM queries and a cache get"}.get(view, view)
+
+
+def _machine(machine: dict[str, Any]) -> list[str]:
+    packages = ", ".join(
+        f"{name} {version}" for name, version in machine.get("packages", {}).items() if version
+    )
+    rows = [
+        ["Date", machine.get("date", "")],
+        [
+            "CPU",
+            f"{machine.get('cpu')} ({machine.get('usable_cores')} usable of {machine.get('cores')} cores)",
+        ],
+        ["Memory", f"{machine.get('memory_gb')} GB"],
+        ["OS", machine.get("os", "")],
+        ["Python", machine.get("python", "")],
+        ["Load average at start", ", ".join(str(x) for x in machine.get("load_average_at_start") or [])],
+        ["Packages", packages],
+        ["Load generator", machine.get("wrk") or "-"],
+    ]
+    return _table(["", ""], rows, "ll")
+
+
+def _overhead(section: dict[str, Any]) -> list[str]:
+    lines = [
+        f"Each configuration runs in its own process; {section['rounds']} rounds, each serving "
+        + ", ".join(f"{n} requests of the {v} view" for v, n in section["requests_per_round"].items())
+        + " per configuration, configurations taking turns (rotating order). Times include exporting "
+        "the spans the requests produced. **CPU** is the process's CPU time (all threads, so "
+        "background export work counts), steadier than wall-clock time on a busy machine; **wall** is "
+        "wall-clock time. µs per request: median over the rounds, interquartile range. Overhead: median "
+        "of the round-by-round differences from bare Django. The last columns divide a configuration's "
+        "overhead by the anchor stack's.",
+        "",
+    ]
+    ratios = section.get("ratio_ours_to_anchor", {})
+    for view in section["views"]:
+        lines.append(f"### {_view_title(view)}")
+        lines.append("")
+        rows = []
+        for name, entry in section["configs"].items():
+            cpu = entry["views"][view]["cpu"]
+            wall = entry["views"][view]["wall"]
+            cpu_ratio = ratios.get("cpu", {}).get(view, {}).get(name)
+            wall_ratio = ratios.get("wall", {}).get(view, {}).get(name)
+            rows.append(
+                [
+                    f"{entry['label']} (`{name}`)",
+                    _num(cpu["us_per_request"].get("median")),
+                    _spread(cpu["us_per_request"]),
+                    _num(cpu["overhead_us"]["median"]) if cpu["overhead_us"] else "-",
+                    _spread(cpu["overhead_us"]) if cpu["overhead_us"] else "-",
+                    _num(wall["us_per_request"].get("median")),
+                    _num(wall["overhead_us"]["median"]) if wall["overhead_us"] else "-",
+                    _num(cpu_ratio, 2) if cpu_ratio is not None else "-",
+                    _num(wall_ratio, 2) if wall_ratio is not None else "-",
+                ]
+            )
+        lines.extend(
+            _table(
+                [
+                    "Configuration",
+                    "CPU µs/req",
+                    "IQR",
+                    "CPU overhead µs",
+                    "IQR",
+                    "wall µs/req",
+                    "wall overhead µs",
+                    "/ anchor (CPU)",
+                    "/ anchor (wall)",
+                ],
+                rows,
+            )
+        )
+        lines.append("")
+    lines.append("Per configuration, checked before timing (a few requests with standard output captured):")
+    lines.append("")
+    rows = []
+    for name, entry in section["configs"].items():
+        probe = entry.get("probe", {})
+        spans = entry.get("spans_exported") or {}
+        spans_text = ", ".join(f"{k} {v:,}" for k, v in spans.items()) or "-"
+        rows.append(
+            [
+                f"`{name}`",
+                _num(probe.get("log_lines_per_request"), 1),
+                _num(probe.get("log_line_bytes")),
+                spans_text,
+                probe.get("sink") or "-",
+            ]
+        )
+    lines.extend(
+        _table(
+            ["Configuration", "log lines/request", "bytes/line", "exported in the run", "span sink"],
+            rows,
+            "lrrll",
+        )
+    )
+    lines.append("")
+    described = [
+        f"- `{c.name}`: {c.label}"
+        + (f" — settings `{_settings_text(c.ours)}`" if c.ours is not None else "")
+        + (f"; {c.notes}" if c.notes else "")
+        for c in configs.CONFIGS.values()
+        if c.name in section["configs"]
+    ]
+    lines.extend(["Configurations:", "", *described, ""])
+    return lines
+
+
+def _settings_text(settings: dict[str, Any] | None) -> str:
+    if not settings:
+        return "{}"
+    shown = {k: v for k, v in settings.items() if k not in {"SERVICE_NAME", "SERVICE_VERSION", "ENVIRONMENT"}}
+    return ", ".join(f"{k}={v!r}" for k, v in shown.items()) or "defaults"
+
+
+def _load(section: dict[str, Any]) -> list[str]:
+    lines = [
+        f"gunicorn with {section['workers']} {section['worker_class']} workers serving `{section['path']}`, "
+        f"`wrk {section['wrk']}`, {section['rounds']} rounds with the servers taking turns; medians over "
+        "the rounds. This project runs with its gunicorn hooks (multiprocess metrics), the anchor stack "
+        "with prometheus_client's stock multiprocess setup, bare Django with gunicorn's defaults.",
+        "",
+    ]
+    rows = []
+    for name, entry in section["configs"].items():
+        rows.append(
+            [
+                f"{configs.get(name).label} (`{name}`)",
+                _num(entry["rps"].get("median")),
+                _range(entry["rps"]),
+                _num((entry.get("throughput_vs_bare") or 0) * 100, 0, "%"),
+                _num(entry["p50_ms"].get("median"), 2),
+                _num(entry["p99_ms"].get("median"), 2),
+            ]
+        )
+    lines.extend(_table(["Configuration", "req/s", "req/s min-max", "vs bare", "p50 ms", "p99 ms"], rows))
+    lines.append("")
+    return lines
+
+
+def _scrape(section: dict[str, Any]) -> list[str]:
+    restarts = section["restarts"]
+    key = f"restarts_{restarts}"
+    lines = [
+        f"A gunicorn instance (`--preload`) with the {section['routes']}-route URLconf; every worker "
+        f"served each route once before it counts as warm. Then {restarts} worker restarts "
+        f"(SIGTERM, {section['batch']} at a time, each replacement warmed). Collection and rendering "
+        f"(`generate_latest`) timed on copies of the metrics directory, median of {section['repeats']}. "
+        "`ours`: `instrumentation.gunicorn` hooks (dead workers merged) and `FleetCollector`; "
+        "`stock`: prometheus_client's `mark_process_dead` in `child_exit` and its `MultiProcessCollector`. "
+        "The request counts summed over the exposition are compared with the requests served.",
+        "",
+    ]
+    rows = []
+    for workers, entry in section["workers"].items():
+        for kind in ("ours", "stock"):
+            data = entry[kind]
+            before, after = data["restarts_0"], data[key]
+            counts_ok = after.get("requests_counted") == data.get("expected_requests")
+            rows.append(
+                [
+                    workers,
+                    kind,
+                    _num(before["collect_ms"]),
+                    _num(before["files"]),
+                    _num(after["collect_ms"]),
+                    _num(after["files"]),
+                    f"x{_num(entry[f'{kind}_growth'], 2)}",
+                    _num(after["bytes"] / 1024, 0, " KiB"),
+                    "yes"
+                    if counts_ok
+                    else f"no ({after.get('requests_counted')} of {data.get('expected_requests')})",
+                    _num(after.get("http", {}).get("ms")) if "http" in after else "-",
+                ]
+            )
+    lines.extend(
+        _table(
+            [
+                "workers",
+                "collector",
+                "ms, 0 restarts",
+                "files",
+                f"ms, {restarts} restarts",
+                "files",
+                "growth",
+                "size",
+                "all requests counted",
+                "HTTP /metrics ms",
+            ],
+            rows,
+            "llrrrrrrlr",
+        )
+    )
+    lines.append("")
+    return lines
+
+
+def _logs(section: dict[str, Any]) -> list[str]:
+    lines = [
+        f"The same event (message, logger, level, timestamp and {len(section['fields'])} fields) formatted "
+        f"as one JSON line and written to a null stream; {section['rounds']} rounds of "
+        f"{section['lines_per_round']:,} lines, each pipeline in its own process.",
+        "",
+    ]
+    rows = []
+    for name, entry in section["pipelines"].items():
+        rate = entry["lines_per_second"]
+        rows.append(
+            [
+                f"`{name}`",
+                _num(rate.get("median")),
+                _range(rate),
+                _num(1e6 / rate["median"], 1) if rate.get("median") else "-",
+                _num(entry.get("relative_to_ours_stdlib"), 2),
+                _num(len(entry.get("sample_keys", []))),
+            ]
+        )
+    lines.extend(
+        _table(["Pipeline", "lines/s", "min-max", "µs/line", "vs ours-stdlib", "fields in the line"], rows)
+    )
+    lines.append("")
+    return lines
+
+
+def _profile(section: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    for view, data in section.items():
+        if not isinstance(data, dict) or "entry_points" not in data:
+            continue
+        lines.append(f"### `ours-100`, {_view_title(view).lower()}")
+        lines.append("")
+        lines.append(
+            f"{data['tool']}, {data['requests']:,} requests. Under the profiler a request took "
+            f"{_num(data['total_us'])} µs, of which {_num(data.get('instrumentation_us'))} µs in this "
+            "project's code and the libraries it calls (profiling inflates both)."
+        )
+        lines.append("")
+        lines.extend(
+            _table(
+                ["This project's function (inclusive)", "µs/request"],
+                [[f"`{e['function']}`", _num(e["us_per_request"], 1)] for e in data["entry_points"]],
+            )
+        )
+        lines.append("")
+        lines.extend(
+            _table(
+                ["Self time inside the instrumentation", "µs/request"],
+                [[f"`{e['function']}`", _num(e["us_per_request"], 1)] for e in data["hot_functions"]],
+            )
+        )
+        lines.append("")
+    return lines
+
+
+def render(results: dict[str, Any]) -> str:
+    mode = results.get("mode", "full")
+    lines = [
+        "# Performance",
+        "",
+        "<!-- Generated by `python -m benchmarks` (make bench) from benchmarks/results/latest.json. "
+        "Do not edit by hand. -->",
+        "",
+        "What the instrumentation costs, measured against bare Django and against the stack it replaces "
+        "(django-prometheus + OpenTelemetry's Django instrumentation + django-structlog, each set up as its "
+        "documentation says). Exporters point at in-process sinks that encode spans as OTLP and discard "
+        "them; "
+        "log lines go to `/dev/null` or a null stream, so only the instrumentation is measured.",
+        "",
+        f"Run mode: `{mode}`.",
+        "",
+        "## Summary",
+        "",
+        *_headline(results),
+        "",
+        "## Machine",
+        "",
+        *_machine(results.get("machine", {})),
+        "",
+    ]
+    if results.get("overhead"):
+        lines += [
+            "## Request overhead (in-process, Django's WSGI handler)",
+            "",
+            *_overhead(results["overhead"]),
+        ]
+    if results.get("load"):
+        lines += ["## Under load (gunicorn + wrk)", "", *_load(results["load"])]
+    if results.get("scrape"):
+        lines += ["## Scrape cost (`/metrics`) and worker restarts", "", *_scrape(results["scrape"])]
+    if results.get("logs"):
+        lines += ["## Log throughput", "", *_logs(results["logs"])]
+    if results.get("profile"):
+        lines += ["## Where the microseconds go (profile)", "", *_profile(results["profile"])]
+    notes = results.get("notes") or []
+    if notes:
+        lines += ["## Notes", "", *[f"- {note}" for note in notes], ""]
+    errors = results.get("errors") or {}
+    if errors:
+        lines += ["## Sections that failed", "", *[f"- {k}: `{v}`" for k, v in errors.items()], ""]
+    lines += [
+        "## Running the benchmarks",
+        "",
+        "```",
+        "make bench                                    # everything: this page and results/latest.json",
+        ".venv/bin/python -m benchmarks --quick        # a fast run, results in results/quick.json",
+        ".venv/bin/python -m benchmarks --sections overhead,logs",
+        ".venv/bin/python -m benchmarks --report-only  # regenerate this page from latest.json",
+        "```",
+        "",
+        "Timings vary with the machine and with whatever else runs on it; compare configurations within "
+        "one run (they are interleaved so they share the machine's conditions), not across runs.",
+        "",
+    ]
+    return "\n".join(lines)
