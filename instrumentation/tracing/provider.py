@@ -72,6 +72,9 @@ class TracingState:
     sink: Callable[[FastSpan], None]
     trace_db: bool
     trace_cache: bool
+    #: Paths (without the leading slash) never recorded: the probes and scrapes of
+    #: ``METRICS_EXCLUDED_ROUTES`` (their trace context still flows).
+    excluded_paths: frozenset[str] = frozenset()
     installed_global: bool = False
     instrumented: list[Any] = dataclasses.field(default_factory=list)
 
@@ -170,6 +173,7 @@ def setup(
         sink=sink,
         trace_db=settings.trace_db,
         trace_cache=settings.trace_cache,
+        excluded_paths=frozenset(route.strip("/") for route in settings.metrics_excluded_routes),
         installed_global=installed,
     )
     _state.instrumented = contrib.instrument(provider, settings)

@@ -3,6 +3,8 @@
 :func:`start_request` reads the W3C context from the request headers, decides sampling,
 starts the span (a :class:`~instrumentation.tracing.spans.FastSpan` when sampled, otherwise a
 ``NonRecordingSpan`` that still carries ids for logs and outgoing calls) and makes it current.
+Probes and scrapes (the static paths of ``METRICS_EXCLUDED_ROUTES``: ``/metrics``, ``/healthz``,
+``/readyz`` by default) are never recorded, so they do not flood the trace store.
 The route is only known once Django has resolved the URL, so :func:`finish_request` names the
 span ``"{method} {route}"`` (``"{method}"`` alone for unmatched requests, ``HTTP`` for
 non-standard methods, as the HTTP semantic conventions say), adds the response attributes,
@@ -129,7 +131,10 @@ def start_request(state: TracingState, request: Any) -> RequestHandle:
     span: trace_api.Span
     if state.tracer is None:
         trace_id = parent.trace_id if parent is not None else new_trace_id()
-        sampled = state.decider.decide(trace_id, parent)
+        sampled = (
+            state.decider.decide(trace_id, parent)
+            and request.path[1:].rstrip("/") not in state.excluded_paths
+        )
         span_context = SpanContext(
             trace_id,
             new_span_id(),

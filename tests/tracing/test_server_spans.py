@@ -361,3 +361,12 @@ def test_exception_messages_are_redacted(spans: InMemorySpanExporter) -> None:
     assert "hunter2" not in str(event.attributes["exception.message"])
     assert "hunter2" not in str(event.attributes["exception.stacktrace"])
     assert "login failed" in str(event.attributes["exception.message"])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/healthz", "/metrics", "/readyz"])
+def test_probes_and_scrapes_are_not_recorded(spans: InMemorySpanExporter, path: str) -> None:
+    response = Client().get(path)
+    assert response.status_code == 200
+    assert spans.get_finished_spans() == ()
+    assert len(response["X-Trace-Id"]) == 32
