@@ -1,8 +1,8 @@
 """Celery: task metrics, and traces that follow a task from the request that queued it.
 
 ``instrument()`` connects to Celery's signals (``uninstrument()`` disconnects); without Celery
-installed it returns ``False`` and does nothing. Run it in the web processes and in the worker
-(the Django app does it when Celery is importable; it is idempotent)::
+installed it returns ``False`` and does nothing. Call it where the Celery app is created, so it
+runs in the web processes (which publish) and in the workers (which execute); it is idempotent::
 
     before_task_publish   PRODUCER span "publish {task}" under the current span; the W3C context
                           (traceparent, tracestate, baggage) and the publish time go into the
