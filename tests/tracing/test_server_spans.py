@@ -370,3 +370,22 @@ def test_probes_and_scrapes_are_not_recorded(spans: InMemorySpanExporter, path: 
     assert response.status_code == 200
     assert spans.get_finished_spans() == ()
     assert len(response["X-Trace-Id"]) == 32
+
+
+def test_internal_errors_never_reach_the_view(
+    spans: InMemorySpanExporter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from instrumentation import _safety
+    from instrumentation.tracing import server
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("tracing bug")
+
+    monkeypatch.setattr(server, "start_request", broken)
+    monkeypatch.setattr(server, "finish_request", broken)
+    with pytest.raises(RuntimeError, match="tracing bug"):  # tests see the bug...
+        Client().get("/ok/")
+    monkeypatch.setattr(_safety, "RAISE_INTERNAL_ERRORS", False)
+    response = Client().get("/ok/")  # ...users never do
+    assert response.status_code == 200
+    assert spans.get_finished_spans() == ()
