@@ -322,3 +322,28 @@ def test_a_thirty_second_outage_loses_nothing(
     assert shipper.dropped == {}
     assert delivered_numbers(es_server) == sent
     assert len(sent) > 4000
+
+
+def _request_times(client: Any, count: int) -> float:
+    samples = []
+    for _ in range(count):
+        started = time.perf_counter_ns()
+        client.get("/ok/")
+        samples.append(time.perf_counter_ns() - started)
+    return statistics.median(samples) / 1000
+
+
+def test_a_down_server_costs_requests_nothing_measurable(configure_logs: Any) -> None:
+    from django.test import Client
+
+    client = Client()
+    down_url = f"http://127.0.0.1:{free_port()}"
+    without: list[float] = []
+    with_down: list[float] = []
+    for _ in range(4):  # interleaved rounds, so machine noise hits both alike
+        configure_logs()
+        without.append(_request_times(client, 150))
+        configure_logs(ELASTICSEARCH_URL=down_url, ELASTICSEARCH_QUEUE_SIZE=100_000)
+        with_down.append(_request_times(client, 150))
+    baseline, down = min(without), min(with_down)
+    assert down < baseline * 1.3 + 50, {"without_us": baseline, "elasticsearch_down_us": down}
