@@ -108,7 +108,7 @@ def test_collector_faults_never_reach_requests(fault: str, start_tracing: Any) -
     """Requests stay fast and succeed; what cannot be exported is counted as dropped."""
     with _Collector(fault) as endpoint:
         start_tracing(
-            endpoint, span_queue_size=20, span_batch_size=5, span_schedule_delay=0.05, span_export_timeout=1.0
+            endpoint, span_queue_size=20, span_batch_size=5, span_schedule_delay=0.05, span_export_timeout=3.0
         )
         client = Client()
         before = _counter("fleetobs_telemetry_dropped", signal="spans", reason="queue_full") + _counter(
@@ -120,9 +120,9 @@ def test_collector_faults_never_reach_requests(fault: str, start_tracing: Any) -
             assert client.get("/ok/").status_code == 200
             durations.append(time.perf_counter() - start)
         durations.sort()
-        # Generous: the request path never waits on the exporter (a wait would be >= 1 s).
-        assert durations[len(durations) // 2] < 0.05
-        assert durations[-1] < 0.5
+        # Generous: the request path never waits on the exporter (a wait would take the 3 s export timeout).
+        assert durations[len(durations) // 2] < 0.1
+        assert durations[-1] < 2.0
         deadline = time.monotonic() + 10
         dropped = 0.0
         while time.monotonic() < deadline:
@@ -135,7 +135,7 @@ def test_collector_faults_never_reach_requests(fault: str, start_tracing: Any) -
         assert dropped - before > 0
         started = time.monotonic()
         tracing.shutdown()
-        assert time.monotonic() - started < 4.0  # bounded by the export timeout
+        assert time.monotonic() - started < 6.0  # bounded by the export timeout (+1 s), at most 5 s
 
 
 @pytest.mark.parametrize("fault", ["down", "refusing"])
