@@ -193,7 +193,8 @@ class Fleet:
             self.log(f"stopped {len(killed)} process group(s) left by a previous run: {killed}")
         self.manage("migrate", "--noinput", "-v", "0")
         if self.config.seed:
-            self.manage("seed")
+            output = self.manage("seed")
+            self.log(next((line for line in output.splitlines() if line.startswith("seed:")), "seeded"))
 
     def manage(self, *args: str, timeout: float = 300.0) -> str:
         """Run a management command of the sample app with the fleet's environment."""

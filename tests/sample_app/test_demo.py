@@ -24,24 +24,24 @@ from tests.support.procs import require_binary
 
 pytestmark = [pytest.mark.integration]
 
-RUN_SECONDS = 50  # how long the demo runs under load before it is stopped
+RUN_SECONDS = 45  # how long the demo runs under load before it is stopped
 URL_LINE = re.compile(r"^\s+(\S+(?: receiver)?)\s+(http://127\.0\.0\.1:\d+)/?$")
 
 
 class DemoRun:
     """A ``python -m fleetobs demo`` process in its own session, its output in a file."""
 
-    def __init__(self, tmp_path: Path, repo_root: Path) -> None:
-        self.output = tmp_path / "demo.out"
+    def __init__(self, tmp_path: Path, repo_root: Path, *args: str, name: str = "demo") -> None:
+        self.output = tmp_path / f"{name}.out"
         self.state_dir = tmp_path / "state"
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env.pop("DJANGO_SETTINGS_MODULE", None)
+        command = [sys.executable, "-m", "fleetobs", "demo", "--state-dir", str(self.state_dir),
+                   "--scrape-interval", "1s", *args]  # fmt: skip
         with self.output.open("wb") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "fleetobs", "demo", "--state-dir", str(self.state_dir),
-                 "--scrape-interval", "1s", "--rate", "5"],
-                cwd=repo_root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
+                command, cwd=repo_root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
 
     def text(self) -> str:
         return self.output.read_text(errors="replace")
@@ -74,7 +74,7 @@ class DemoRun:
 def demo(tmp_path: Path, repo_root: Path) -> Iterator[DemoRun]:
     require_binary("prometheus")
     require_binary("prometheus-alertmanager")
-    run = DemoRun(tmp_path, repo_root)
+    run = DemoRun(tmp_path, repo_root, "--rate", "5")
     try:
         yield run
     finally:
@@ -138,6 +138,35 @@ def test_demo_runs_a_watched_fleet_and_stops_cleanly(demo: DemoRun) -> None:
     assert _all_pids(pgids) == set()
     assert not [pid for pid in running if processes.pid_alive(pid)]
     assert not (demo.state_dir / "pids.json").exists()
+
+
+@pytest.mark.slow
+def test_demo_runs_again_in_the_same_state_and_stops_on_sigterm(tmp_path: Path, repo_root: Path) -> None:
+    require_binary("prometheus")
+    require_binary("prometheus-alertmanager")
+    small = ("--instances", "1", "--workers", "1", "--no-load")
+    first = DemoRun(tmp_path, repo_root, *small, "--duration", "1", name="first")
+    try:
+        assert first.process.wait(timeout=120) == 0, first.text()[-3000:]
+    finally:
+        first.kill()
+    assert "demo stopped" in first.text()
+
+    second = DemoRun(tmp_path, repo_root, *small, name="second")
+    try:
+        second.wait_for_output("Press Ctrl-C to stop", timeout=120)
+        pgids = [entry["pgid"] for entry in json.loads((second.state_dir / "pids.json").read_text())]
+        running = _all_pids(pgids)
+        assert "shop-1" in second.urls()
+        assert requests.get(second.urls()["shop-1"] + "/shop/products/", timeout=10).status_code == 200
+        second.process.send_signal(signal.SIGTERM)  # as a process manager would stop it
+        assert second.process.wait(timeout=60) == 0, second.text()[-3000:]
+    finally:
+        second.kill()
+    assert "200 new products" in first.text()
+    assert "0 new products" in second.text()  # the same database, seeded once
+    assert "demo stopped" in second.text()
+    assert not [pid for pid in running if processes.pid_alive(pid)]
 
 
 def test_demo_without_binaries_prints_the_install_command(tmp_path: Path, repo_root: Path) -> None:
