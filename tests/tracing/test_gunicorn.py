@@ -234,7 +234,7 @@ def test_collector_faults_leave_requests_alone(tmp_path: Path, fault: str) -> No
     fault_settings = {
         "TRACING_SITE_QUEUE_SIZE": "16",
         "TRACING_SITE_SCHEDULE_DELAY": "0.1",
-        "TRACING_SITE_EXPORT_TIMEOUT": "2",
+        "TRACING_SITE_EXPORT_TIMEOUT": "4",
     }
     (tmp_path / "base").mkdir()
     (tmp_path / "fault").mkdir()
@@ -271,8 +271,8 @@ def test_collector_faults_leave_requests_alone(tmp_path: Path, fault: str) -> No
     assert dropped > 0
     # Generous: noise on a shared machine is large; a request waiting on the exporter would take
     # seconds (the export timeout), not milliseconds.
-    assert statistics.median(faulty) < baseline * 3 + 0.02
-    assert max(faulty) < 1.5
+    assert statistics.median(faulty) < baseline * 3 + 0.05
+    assert max(faulty) < 3.0
     assert exit_seconds < 25
 
 
