@@ -9,7 +9,8 @@
       prometheus/                   generated prometheus.yml, TSDB, log
       rules/                        rule files written by the ``alerting`` package, if installed
       alertmanager/                 generated alertmanager.yml, its data and log
-      pids.json                     process groups started, so a crashed run is cleaned up next time
+      pids.json                     the running fleet's owner and process groups: a second fleet in
+                                    the same dir is refused, a crashed one is cleaned up next time
 
 Start order: migrate and seed, an OTLP sink for spans (unless a tracing endpoint is configured;
 sampled spans are what give latency buckets their exemplars), the app instances, the webhook
@@ -112,6 +113,7 @@ class Fleet:
         self.rule_files: list[Path] = []
         self.notes: list[str] = []
         self._faults_token: str | None = None
+        self._recorded = False  # whether pids.json is ours to remove
 
     # -- paths and environment -----------------------------------------------------------------
     @property
@@ -168,7 +170,7 @@ class Fleet:
         name = self.instance_name(index)
         env["PROMETHEUS_MULTIPROC_DIR"] = str(self.state_dir / "instances" / name / "metrics")
         attributes = f"service.instance.id={name}"
-        if extra := env.get("OTEL_RESOURCE_ATTRIBUTES"):
+        if extra := env.get("OTEL_RESOURCE_ATTRIBUTES") or os.environ.get("OTEL_RESOURCE_ATTRIBUTES"):
             attributes = f"{extra},{attributes}"
         env["OTEL_RESOURCE_ATTRIBUTES"] = attributes
         return env
@@ -188,6 +190,11 @@ class Fleet:
     def prepare(self) -> None:
         """Create the state dir, clean up after a crashed run, migrate and seed the database."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        owner = running_owner(self.state_dir / "pids.json")
+        if owner is not None and owner != os.getpid():
+            raise processes.ServerFailedError(
+                f"another fleet (pid {owner}) is running in {self.state_dir}; stop it first"
+            )
         killed = kill_recorded_processes(self.state_dir / "pids.json")
         if killed:
             self.log(f"stopped {len(killed)} process group(s) left by a previous run: {killed}")
@@ -290,8 +297,9 @@ class Fleet:
         if self.trace_sink is not None:
             self.trace_sink.stop()
             self.trace_sink = None
-        with contextlib.suppress(FileNotFoundError):
-            (self.state_dir / "pids.json").unlink()
+        if self._recorded:
+            (self.state_dir / "pids.json").unlink(missing_ok=True)
+            self._recorded = False
 
     def __enter__(self) -> Self:
         return self.start()
@@ -305,9 +313,13 @@ class Fleet:
         return [s.pid for s in servers if s is not None and s.process is not None]
 
     def _record_pids(self) -> None:
-        entries = [{"pgid": pgid, "cmdline": _cmdline(pgid)} for pgid in self.process_groups()]
+        record = {
+            "owner": {"pid": os.getpid(), "cmdline": _cmdline(os.getpid())},
+            "groups": [{"pgid": pgid, "cmdline": _cmdline(pgid)} for pgid in self.process_groups()],
+        }
         path = self.state_dir / "pids.json"
-        path.write_text(json.dumps(entries, indent=2) + "\n")
+        path.write_text(json.dumps(record, indent=2) + "\n")
+        self._recorded = True
 
     # -- operations used by tests and the demo -------------------------------------------------
     def urls(self) -> dict[str, str]:
@@ -464,16 +476,33 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
+def _read_record(path: Path) -> dict[str, Any]:
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def _still_running(entry: Mapping[str, Any], key: str) -> int | None:
+    """The recorded pid if that process still runs the recorded command line (pids get reused)."""
+    pid, cmdline = int(entry.get(key, 0)), entry.get("cmdline", "")
+    if pid <= 1 or not cmdline or _cmdline(pid) != cmdline:
+        return None
+    return pid
+
+
+def running_owner(path: Path) -> int | None:
+    """Pid of the live process that started the fleet recorded in ``path``, if any."""
+    return _still_running(_read_record(path).get("owner") or {}, "pid")
+
+
 def kill_recorded_processes(path: Path, timeout: float = 10.0) -> list[int]:
     """Kill the process groups listed in ``path`` that still run the recorded command line."""
-    try:
-        entries = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return []
     killed: list[int] = []
-    for entry in entries:
-        pgid, cmdline = int(entry.get("pgid", 0)), entry.get("cmdline", "")
-        if pgid <= 1 or not cmdline or _cmdline(pgid) != cmdline:
+    for entry in _read_record(path).get("groups", []):
+        pgid = _still_running(entry, "pgid")
+        if pgid is None:
             continue  # gone, or the pid was reused by something else
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, signal.SIGTERM)

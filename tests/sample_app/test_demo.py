@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from sample_app import processes
-from sample_app.fleet import kill_recorded_processes
+from sample_app.fleet import kill_recorded_processes, running_owner
 from tests.support.procs import require_binary
 
 pytestmark = [pytest.mark.integration]
@@ -63,11 +63,13 @@ class DemoRun:
         os.killpg(self.process.pid, signal.SIGINT)
         return self.process.wait(timeout=timeout)
 
-    def kill(self) -> None:
+    def kill(self, *, recorded: bool = True) -> None:
+        """Clean up whatever is left: this process group, and with ``recorded`` its servers."""
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
-        kill_recorded_processes(self.state_dir / "pids.json")
+        if recorded:
+            kill_recorded_processes(self.state_dir / "pids.json")
 
 
 @pytest.fixture
@@ -125,7 +127,7 @@ def test_demo_runs_a_watched_fleet_and_stops_cleanly(demo: DemoRun) -> None:
     assert groups, "the demo loaded no rule groups"
 
     # Keep it running under load for the rest of the minute, then Ctrl-C.
-    pgids = [entry["pgid"] for entry in json.loads((demo.state_dir / "pids.json").read_text())]
+    pgids = [entry["pgid"] for entry in json.loads((demo.state_dir / "pids.json").read_text())["groups"]]
     assert len(pgids) == 4  # two gunicorn masters, Alertmanager, Prometheus
     running = _all_pids(pgids)
     assert len(running) >= 2 * 3 + 2  # masters and their two workers each, plus the two servers
@@ -155,8 +157,19 @@ def test_demo_runs_again_in_the_same_state_and_stops_on_sigterm(tmp_path: Path, 
     second = DemoRun(tmp_path, repo_root, *small, name="second")
     try:
         second.wait_for_output("Press Ctrl-C to stop", timeout=120)
-        pgids = [entry["pgid"] for entry in json.loads((second.state_dir / "pids.json").read_text())]
+        record = json.loads((second.state_dir / "pids.json").read_text())
+        pgids = [entry["pgid"] for entry in record["groups"]]
         running = _all_pids(pgids)
+        assert running_owner(second.state_dir / "pids.json") == second.process.pid
+        # A second demo in the same state dir is refused while this one runs, and harms nothing.
+        third = DemoRun(tmp_path, repo_root, *small, name="third")
+        try:
+            assert third.process.wait(timeout=60) == 1, third.text()[-3000:]
+        finally:
+            third.kill(recorded=False)
+        assert f"another fleet (pid {second.process.pid}) is running" in third.text()
+        assert _all_pids(pgids) == running
+        assert running_owner(second.state_dir / "pids.json") == second.process.pid
         assert "shop-1" in second.urls()
         assert requests.get(second.urls()["shop-1"] + "/shop/products/", timeout=10).status_code == 200
         second.process.send_signal(signal.SIGTERM)  # as a process manager would stop it
@@ -197,7 +210,7 @@ def test_processes_left_by_a_crashed_run_are_stopped(tmp_path: Path) -> None:
     try:
         cmdline = _wait_for_exec(leftover.pid, "sleep 300")
         record = tmp_path / "pids.json"
-        record.write_text(json.dumps([{"pgid": leftover.pid, "cmdline": cmdline}]))
+        record.write_text(json.dumps({"groups": [{"pgid": leftover.pid, "cmdline": cmdline}]}))
         assert kill_recorded_processes(record) == [leftover.pid]
         assert leftover.wait(timeout=10) == -signal.SIGTERM
         assert not record.exists()
@@ -211,7 +224,9 @@ def test_a_reused_pid_is_not_killed(tmp_path: Path) -> None:
     bystander = subprocess.Popen(["sleep", "300"], start_new_session=True)
     try:
         record = tmp_path / "pids.json"
-        record.write_text(json.dumps([{"pgid": bystander.pid, "cmdline": "prometheus --config.file=x"}]))
+        record.write_text(
+            json.dumps({"groups": [{"pgid": bystander.pid, "cmdline": "prometheus --config.file=x"}]})
+        )
         assert kill_recorded_processes(record) == []
         assert bystander.poll() is None
     finally:
