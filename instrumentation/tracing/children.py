@@ -88,7 +88,7 @@ def start_with_parent(
             _SAMPLED if sampled else _NOT_SAMPLED,
             parent.trace_state if parent is not None else _EMPTY_STATE,
         )
-        if sampled:
+        if sampled and state.record:
             span = FastSpan(name, context, parent, kind, dict(attributes), state.sink)
         else:
             span = trace_api.NonRecordingSpan(context)

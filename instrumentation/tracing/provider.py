@@ -10,8 +10,8 @@
   and cache spans as :class:`~instrumentation.tracing.spans.FastSpan`\\s on the same queue.
 * **Sampler, propagation, exporter** from :mod:`instrumentation.conf` (``FLEET_OBSERVABILITY``
   over the ``OTEL_*`` variables). The exporter is created on first export, in the process that
-  exports. Without an endpoint nothing is recorded (the sampler becomes ``always_off``): trace
-  context still flows (ids in logs and in the response header, propagation downstream).
+  exports. Without an endpoint nothing is recorded or exported, but sampling decisions are
+  still made and propagated: trace ids reach logs, response headers, exemplars and callees.
 * **Optional instrumentations**: requests, httpx and urllib3 through the OpenTelemetry contrib
   packages when they are installed (skipped quietly when not), template rendering when
   ``TRACE_TEMPLATES`` is on.
@@ -32,6 +32,7 @@ from typing import Any
 
 from opentelemetry import trace as trace_api
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import sampling as sdk_sampling
 from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
@@ -72,6 +73,8 @@ class TracingState:
     sink: Callable[[FastSpan], None]
     trace_db: bool
     trace_cache: bool
+    #: False without an endpoint: sampled spans carry ids and flags but are not recorded.
+    record: bool = True
     #: Paths (without the leading slash) never recorded: the probes and scrapes of
     #: ``METRICS_EXCLUDED_ROUTES`` (their trace context still flows).
     excluded_paths: frozenset[str] = frozenset()
@@ -124,10 +127,9 @@ def setup(
         _state = None
         return None
     sampler = from_settings(settings.traces_sampler, settings.traces_sampler_arg)
-    if exporter is None and exporter_factory is None and not settings.otlp_endpoint:
-        # Nowhere to send spans: keep trace context (ids in logs and responses, propagation)
-        # but record nothing, so no CPU is spent on spans that would be thrown away.
-        sampler = SamplerConfig("always_off", parent_based=False, ratio=0.0)
+    # Nowhere to send spans: decide and propagate as usual (ids for logs, exemplars, callees) but
+    # record nothing, so no CPU is spent on spans that would be thrown away.
+    record = exporter is not None or exporter_factory is not None or bool(settings.otlp_endpoint)
     current = trace_api.get_tracer_provider()
     tracer: trace_api.Tracer | None = None
     batcher: SpanBatcher | None = None
@@ -155,7 +157,8 @@ def setup(
             schedule_delay=settings.span_schedule_delay,
             synchronous=synchronous,
         )
-        provider = TracerProvider(resource=resource, sampler=sampler.sdk_sampler(), shutdown_on_exit=False)
+        sdk_sampler = sampler.sdk_sampler() if record else sdk_sampling.ALWAYS_OFF
+        provider = TracerProvider(resource=resource, sampler=sdk_sampler, shutdown_on_exit=False)
         provider.add_span_processor(batcher)
         sink = batcher.enqueue
         if isinstance(current, trace_api.ProxyTracerProvider):
@@ -173,6 +176,7 @@ def setup(
         sink=sink,
         trace_db=settings.trace_db,
         trace_cache=settings.trace_cache,
+        record=record,
         excluded_paths=frozenset(route.strip("/") for route in settings.metrics_excluded_routes),
         installed_global=installed,
     )

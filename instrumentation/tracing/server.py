@@ -142,7 +142,7 @@ def start_request(state: TracingState, request: Any) -> RequestHandle:
             _SAMPLED if sampled else _NOT_SAMPLED,
             parent.trace_state if parent is not None else _EMPTY_STATE,
         )
-        if sampled:
+        if sampled and state.record:
             span = FastSpan(name_method, span_context, parent, _SERVER, attributes, state.sink)
         else:
             span = NonRecordingSpan(span_context)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from django.test import Client, override_settings
+from django.test import Client, RequestFactory, override_settings
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -339,7 +339,13 @@ def test_without_an_endpoint_nothing_is_recorded_but_ids_flow() -> None:
     settings = dataclasses.replace(conf.get_settings(), tracing_enabled=True, otlp_endpoint=None)
     state = provider.setup(settings)
     assert state is not None
-    assert state.sampler.name == "always_off"
+    assert not state.record
+    request = RequestFactory().get("/ok/", HTTP_TRACEPARENT=f"00-{TRACE_ID}-{PARENT_ID}-01")
+    handle = tracing.start_request(request)
+    assert not handle.span.is_recording()
+    assert tracing.sampled_trace_id(handle) == TRACE_ID  # exemplars still get the id
+    assert tracing.start_span("SELECT x", {"db.system": "sqlite"}) is None
+    tracing.finish_request(handle, request, "ok/", 200, None)
     response = Client().get("/ok/", HTTP_TRACEPARENT=f"00-{TRACE_ID}-{PARENT_ID}-01")
     assert response["X-Trace-Id"] == TRACE_ID
     assert state.batcher is not None
