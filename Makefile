@@ -60,6 +60,9 @@ soak: $(INSTALLED) system-deps
 
 docs: $(INSTALLED)
 	$(BIN)/fleetobs docs generate
+	$(BIN)/fleetobs dashboards generate --out compose/grafana/dashboards --provisioning compose/grafana/provisioning
+	$(BIN)/fleetobs alerts generate --out compose
+	$(BIN)/python deploy/kubernetes/sync_generated.py
 
 clean:
 	rm -rf .demo .bench .compat build *.egg-info .pytest_cache .mypy_cache .ruff_cache

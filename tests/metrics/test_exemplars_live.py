@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.procs import Gunicorn, Prometheus, static_scrape_config
+from tests.tracing.receiver import OtlpReceiver
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -20,10 +21,12 @@ def trace_id_of(url: str) -> str:
 
 
 def test_prometheus_stores_exemplars_from_all_workers(shop_env: dict[str, str], workdir: Path) -> None:
+    receiver = OtlpReceiver()
     env = {k: v for k, v in shop_env.items() if k != "OTEL_SDK_DISABLED"} | {
-        "OTEL_TRACES_SAMPLER": "always_on"
+        "OTEL_TRACES_SAMPLER": "always_on",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": receiver.endpoint,
     }
-    with Gunicorn("sample_app.wsgi", workers=3, env=env, workdir=workdir / "gunicorn") as app:
+    with receiver, Gunicorn("sample_app.wsgi", workers=3, env=env, workdir=workdir / "gunicorn") as app:
         sent = {trace_id_of(app.url + "/shop/products/") for _ in range(60)}
         assert len(sent) == 60
         scrape = static_scrape_config("shop", [app.address], labels={"environment": "test"})
@@ -44,5 +47,8 @@ def test_prometheus_stores_exemplars_from_all_workers(shop_env: dict[str, str], 
                     for series in results
                     for exemplar in series.get("exemplars", [])
                 }
+        exported = {span.trace_id for span in receiver.spans}
     assert stored, "no exemplar reached Prometheus"
     assert stored <= sent, stored - sent
+    # Every exemplar leads to a trace that was really exported.
+    assert stored <= exported, stored - exported
