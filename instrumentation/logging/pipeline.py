@@ -66,7 +66,8 @@ __all__ = [
 
 ACCESS_LOGGER = "fleetobs.access"
 SHIPPER_THREAD = "fleetobs-log-shipper"
-#: Chatty client loggers quieted while shipping (one INFO line per bulk request otherwise).
+#: Client loggers quieted while shipping (an INFO line per bulk request, a WARNING per failed
+#: attempt); the shipper reports outages and recoveries itself, once each.
 _QUIETED_WHEN_SHIPPING = ("elastic_transport", "elasticsearch")
 #: Stack traces may be longer than other values: this many times ``max_value_length``.
 STACK_TRACE_FACTOR = 8
@@ -491,9 +492,9 @@ def configure(*, stream: IO[str] | None = None) -> Pipeline:
     if ship is not None:
         for name in _QUIETED_WHEN_SHIPPING:
             client_logger = logging.getLogger(name)
-            if client_logger.getEffectiveLevel() < logging.WARNING:
+            if client_logger.getEffectiveLevel() < logging.ERROR:
                 _undo.append((client_logger, [], [], client_logger.level))
-                client_logger.setLevel(logging.WARNING)
+                client_logger.setLevel(logging.ERROR)
     if not _captured_warnings:
         logging.captureWarnings(True)
         _captured_warnings = True

@@ -11,7 +11,10 @@
                            v
                  exponential backoff with jitter (initial_backoff .. max_backoff)
 
-The sender keeps retrying a batch until it is delivered, so an outage loses nothing as long as
+Every line gets a document id when it is queued (a per-process random prefix and a counter), so
+a retry of a batch whose answer was lost cannot store a line twice: Elasticsearch answers 409 for
+the ids it already has, which counts as delivered. The sender keeps retrying a batch until it is
+delivered, so an outage loses nothing as long as
 the queue (which counts the batch in flight) has room; beyond that, new lines are dropped and
 counted in ``fleetobs_telemetry_dropped{signal="logs",reason="queue_full"}``. Documents the
 server refuses for good (mapping errors) are dropped with ``reason="rejected"``; lines still
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import itertools
 import logging
 import os
 import random
@@ -66,11 +70,15 @@ def _after_fork_in_child() -> None:
         shipper._after_fork()
 
 
+#: One queued line: its document id (stable across retries) and its JSON.
+Doc = tuple[str, bytes]
+
+
 def _expand(doc: Any) -> tuple[dict[str, Any], bytes]:
-    data: bytes = doc
+    doc_id, data = doc
     if data.endswith(b"\n"):
         data = data[:-1]
-    return {"create": {}}, data
+    return {"create": {"_id": doc_id}}, data
 
 
 class Shipper:
@@ -115,7 +123,9 @@ class Shipper:
     def _init_state(self) -> None:
         self._pid = os.getpid()
         self._cond = threading.Condition(threading.Lock())
-        self._queue: deque[bytes] = deque()
+        self._queue: deque[Doc] = deque()
+        self._id_prefix = os.urandom(6).hex()
+        self._sequence = itertools.count()
         self._queued_bytes = 0
         self._inflight_count = 0
         self._inflight_bytes = 0
@@ -131,11 +141,7 @@ class Shipper:
         self._init_state()
 
     def _default_client(self) -> Any:
-        try:
-            from elasticsearch import Elasticsearch
-        except ImportError as exc:  # pragma: no cover - checked in from_settings
-            raise RuntimeError("the elasticsearch package is not installed") from exc
-        return Elasticsearch(
+        return _quiet_client_class()(
             self.url,
             api_key=self.api_key,
             request_timeout=self.request_timeout,
@@ -168,7 +174,7 @@ class Shipper:
             ):
                 reason = "queue_full"
             else:
-                self._queue.append(data)
+                self._queue.append((f"{self._id_prefix}{next(self._sequence):x}", data))
                 self._queued_bytes += size
                 if self._thread is None:
                     self._start()
@@ -184,7 +190,7 @@ class Shipper:
         thread.start()
 
     # --- consumer side (the sender thread) ------------------------------------------------------
-    def _next_batch(self) -> list[bytes] | None:
+    def _next_batch(self) -> list[Doc] | None:
         with self._cond:
             deadline = time.monotonic() + self.flush_interval
             while len(self._queue) < self.batch_size and not self._closing:
@@ -194,15 +200,15 @@ class Shipper:
                 self._cond.wait(remaining)
             if not self._queue:
                 return None
-            batch: list[bytes] = []
+            batch: list[Doc] = []
             size = 0
             while self._queue and len(batch) < self.batch_size:
                 item = self._queue[0]
-                if batch and size + len(item) > self.batch_bytes:
+                if batch and size + len(item[1]) > self.batch_bytes:
                     break
                 self._queue.popleft()
                 batch.append(item)
-                size += len(item)
+                size += len(item[1])
             self._queued_bytes -= size
             self._inflight_count = len(batch)
             self._inflight_bytes = size
@@ -228,7 +234,7 @@ class Shipper:
             self._closed = True
             self._cond.notify_all()
 
-    def _send(self, batch: list[bytes]) -> None:
+    def _send(self, batch: list[Doc]) -> None:
         from elastic_transport import TransportError
         from elasticsearch import ApiError
         from elasticsearch.helpers import streaming_bulk
@@ -236,23 +242,26 @@ class Shipper:
         pending = batch
         attempt = 0
         while pending:
-            retry: list[bytes] = []
+            retry: list[Doc] = []
             done = 0
             failed_request = False
             try:
                 if self._client is None:
                     self._client = self._client_factory()
-                results = streaming_bulk(
-                    self._client,
-                    pending,
-                    index=self.index,
-                    chunk_size=len(pending),
-                    max_chunk_bytes=self.batch_bytes * 2,
-                    expand_action_callback=_expand,
-                    raise_on_error=False,
-                    raise_on_exception=False,
-                    max_retries=0,
-                    yield_ok=True,
+                # Consumed at once: a half-read generator would be closed later, elsewhere.
+                results = list(
+                    streaming_bulk(
+                        self._client,
+                        pending,  # type: ignore[arg-type]  # (id, json) pairs, expanded by _expand
+                        index=self.index,
+                        chunk_size=len(pending),
+                        max_chunk_bytes=self.batch_bytes * 2,
+                        expand_action_callback=_expand,
+                        raise_on_error=False,
+                        raise_on_exception=False,
+                        max_retries=0,
+                        yield_ok=True,
+                    )
                 )
                 retry = self._collect(pending, results)
                 done = len(pending)
@@ -275,8 +284,8 @@ class Shipper:
             attempt += 1
             pending = retry
 
-    def _collect(self, pending: list[bytes], results: Iterable[tuple[bool, dict[str, Any]]]) -> list[bytes]:
-        retry: list[bytes] = []
+    def _collect(self, pending: list[Doc], results: Iterable[tuple[bool, dict[str, Any]]]) -> list[Doc]:
+        retry: list[Doc] = []
         exported = 0
         rejected = 0
         for doc, (ok, item) in zip(pending, results, strict=False):
@@ -285,7 +294,10 @@ class Shipper:
                 continue
             outcome: dict[str, Any] = next(iter(item.values()), {}) if item else {}
             status = outcome.get("status", 500)
-            if isinstance(status, int) and (status in _RETRYABLE_STATUS or status >= 500):
+            if status == 409:
+                # The id exists: an earlier attempt was stored although its answer was lost.
+                exported += 1
+            elif isinstance(status, int) and (status in _RETRYABLE_STATUS or status >= 500):
                 retry.append(doc)
             else:
                 rejected += 1
@@ -347,6 +359,25 @@ class Shipper:
         if client is not None:
             with contextlib.suppress(Exception):  # closing a broken client is best effort
                 client.close()
+
+
+def _quiet_client_class() -> Any:
+    """The official client, minus its own OpenTelemetry spans.
+
+    The client traces every request it makes; for the shipper's bulk requests that would be one
+    new trace per batch, telemetry about telemetry. ``streaming_bulk`` copies the client with
+    ``options()``, which calls the class again, so the switch lives in the class.
+    """
+    from elasticsearch import Elasticsearch
+
+    class QuietElasticsearch(Elasticsearch):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            otel = getattr(self, "_otel", None)
+            if otel is not None:
+                otel.enabled = False
+
+    return QuietElasticsearch
 
 
 def _register(shipper: Shipper) -> None:

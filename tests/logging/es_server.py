@@ -6,7 +6,7 @@ NDJSON bodies and per-item results, ``_index_template`` and ``_ilm/policy`` (PUT
 with the ``X-Elastic-Product: Elasticsearch`` header the client checks. Fault modes, switchable
 while it runs:
 
-``ok``          every document is stored (``create`` -> 201).
+``ok``          every document is stored (``create`` -> 201; an ``_id`` already stored -> 409).
 ``429``         whole bulk requests answer 429 ``es_rejected_execution_exception``.
 ``500``/``503`` whole bulk requests answer that status.
 ``item_429``    the next ``item_failures`` documents (a budget over all requests) answer 429.
@@ -236,8 +236,21 @@ class _EsHandler(_Handler):
                 )
                 continue
             with fake.lock:
-                fake.docs.setdefault(target, []).append(source)
-                doc_id = str(len(fake.docs[target]))
+                ids = fake.ids.setdefault(target, set())
+                doc_id = meta.get("_id") or f"auto-{len(ids)}"
+                duplicate = op == "create" and doc_id in ids
+                if not duplicate:
+                    ids.add(doc_id)
+                    fake.docs.setdefault(target, []).append(source)
+            if duplicate:
+                errors = True
+                conflict = _error(
+                    "version_conflict_engine_exception", f"[{doc_id}]: document already exists", 409
+                )
+                items.append(
+                    {op: {"_index": target, "_id": doc_id, "status": 409, "error": conflict["error"]}}
+                )
+                continue
             items.append(
                 {op: {"_index": target, "_id": doc_id, "_version": 1, "result": "created", "status": 201}}
             )
@@ -258,6 +271,7 @@ class FakeElasticsearch(_Base):
         self.reject_marker = "REJECT-ME"
         self.lock = threading.Lock()
         self.docs: dict[str, list[dict[str, Any]]] = {}
+        self.ids: dict[str, set[str]] = {}
         self.templates: dict[str, Any] = {}
         self.policies: dict[str, Any] = {}
         self.bulk_requests = 0
