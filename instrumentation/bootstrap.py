@@ -7,6 +7,8 @@ their own after fork.
 
 from __future__ import annotations
 
+import importlib.util
+
 from instrumentation import cache, conf, db, tracing
 from instrumentation import logging as fleet_logging
 from instrumentation._safety import internal_error
@@ -35,7 +37,21 @@ def start() -> None:
             tracing.setup()
     except Exception as exc:  # noqa: BLE001
         internal_error(exc, "bootstrap.tracing")
+    try:
+        _instrument_celery()
+    except Exception as exc:  # noqa: BLE001
+        internal_error(exc, "bootstrap.celery")
     _started["value"] = True
+
+
+def _instrument_celery() -> None:
+    """Task spans and metrics when Celery is installed; nothing (quietly) otherwise."""
+    if importlib.util.find_spec("celery") is None:
+        return
+    from instrumentation import celery, worker_metrics
+
+    celery.instrument()
+    worker_metrics.instrument()
 
 
 def stop() -> None:
@@ -44,4 +60,9 @@ def stop() -> None:
     fleet_logging.shutdown()
     db.uninstrument()
     cache.uninstrument()
+    if importlib.util.find_spec("celery") is not None:
+        from instrumentation import celery, worker_metrics
+
+        celery.uninstrument()
+        worker_metrics.uninstrument()
     _started["value"] = False

@@ -1,0 +1,75 @@
+"""Metrics of Celery workers: a ``/metrics`` port in the worker's main process.
+
+A Celery worker serves no HTTP, so its task metrics would never be scraped. When
+``FLEETOBS_METRICS_PORT`` is set in a worker's environment, the main process (``worker_init``)
+prepares a multiprocess directory, as the gunicorn hooks do, and serves every pool process's
+values on that port; each pool process folds its own files into the merged ones when it shuts
+down, so restarts of pool processes neither lose counts nor pile up files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from typing import Any
+
+from instrumentation._safety import internal_error
+
+_state: dict[str, Any] = {"connected": False, "server": None}
+
+
+def _on_worker_init(**kwargs: Any) -> None:
+    port = os.environ.get("FLEETOBS_METRICS_PORT")
+    if not port:
+        return
+    try:
+        from prometheus_client import CollectorRegistry, start_http_server
+
+        from instrumentation.metrics import multiprocess, registry
+
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="fleetobs-worker-metrics-")
+        multiprocess.clear_directory()
+        registry.reset()  # metric objects built before now used in-memory storage
+        served = CollectorRegistry()
+        served.register(multiprocess.FleetCollector())
+        address = os.environ.get("FLEETOBS_METRICS_ADDRESS", "0.0.0.0")  # noqa: S104 - scraped from outside
+        _state["server"] = start_http_server(int(port), addr=address, registry=served)
+    except Exception as exc:  # noqa: BLE001 - a worker must start even without its metrics port
+        internal_error(exc, "worker_metrics.serve")
+
+
+def _on_process_shutdown(**kwargs: Any) -> None:
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR") or not os.environ.get("FLEETOBS_METRICS_PORT"):
+        return
+    from instrumentation.metrics import multiprocess
+
+    with contextlib.suppress(Exception):
+        multiprocess.mark_process_dead(os.getpid())
+
+
+def instrument() -> bool:
+    """Connect to Celery's worker signals; ``False`` when Celery is not installed."""
+    if _state["connected"]:
+        return True
+    try:
+        from celery import signals
+    except ImportError:
+        return False
+    signals.worker_init.connect(_on_worker_init, weak=False, dispatch_uid="fleetobs-worker-init")
+    signals.worker_process_shutdown.connect(
+        _on_process_shutdown, weak=False, dispatch_uid="fleetobs-worker-process-shutdown"
+    )
+    _state["connected"] = True
+    return True
+
+
+def uninstrument() -> None:
+    if not _state["connected"]:
+        return
+    from celery import signals
+
+    signals.worker_init.disconnect(dispatch_uid="fleetobs-worker-init")
+    signals.worker_process_shutdown.disconnect(dispatch_uid="fleetobs-worker-process-shutdown")
+    _state["connected"] = False
