@@ -311,8 +311,10 @@ class ManagedProcess:
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
         self.stop()
+        if exc_type is None:
+            self.cleanup()  # a temporary workdir is kept only when something went wrong
 
     def log_tail(self, lines: int = 40) -> str:
         try:

@@ -1,5 +1,6 @@
 """The sample project as a Django project: deploy checks in production mode, committed
-migrations, the idempotent seed command, and both ways of running management commands."""
+migrations, the idempotent seed command, both ways of running management commands, and the ASGI
+entry point."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from sample_app.processes import HttpServerProcess
+from sample_app.shop import faults
 
 PRODUCTION_ENV = {
     "SHOP_PRODUCTION": "1",
@@ -78,3 +82,34 @@ def test_seed_is_idempotent(tmp_path: Path, repo_root: Path) -> None:
 def test_management_entry_points(tmp_path: Path, repo_root: Path, entry: list[str]) -> None:
     result = run([sys.executable, *entry, "check"], tmp_path, repo_root, PYTHONPATH="")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+class Uvicorn(HttpServerProcess):
+    """The ASGI entry point under uvicorn."""
+
+    name = "uvicorn"
+    ready_path = "/healthz"
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "uvicorn", "sample_app.asgi:application", "--port", str(self.port),
+                "--host", "127.0.0.1", "--log-level", "warning"]  # fmt: skip
+
+
+def test_asgi_entry_point_serves_the_shop(tmp_path: Path, repo_root: Path) -> None:
+    env = {
+        "DJANGO_SETTINGS_MODULE": "sample_app.settings",
+        "SHOP_SQLITE_PATH": str(tmp_path / "shop.sqlite3"),
+        "SHOP_FAULTS_FILE": str(tmp_path / "faults.json"),
+        "DATABASE_URL": "",
+        "REDIS_URL": "",
+    }
+    assert manage("migrate", "--noinput", tmp_path=tmp_path, repo_root=repo_root).returncode == 0
+    assert manage("seed", tmp_path=tmp_path, repo_root=repo_root).returncode == 0
+    with Uvicorn(env=env, cwd=repo_root, workdir=tmp_path / "uvicorn") as server:
+        products = server.get("/shop/products/?size=3")
+        assert products.status == 200
+        assert len(products.json()["products"]) == 3
+        assert server.get("/shop/products/n-plus-one/?size=3").status == 200
+        faults.write(faults.Faults(error_rate=1.0), tmp_path / "faults.json")
+        assert server.get("/shop/products/").status == 500
+        assert server.get("/healthz").status == 200
