@@ -1,8 +1,9 @@
 """Celery: task metrics, and traces that follow a task from the request that queued it.
 
 ``instrument()`` connects to Celery's signals (``uninstrument()`` disconnects); without Celery
-installed it returns ``False`` and does nothing. Call it where the Celery app is created, so it
-runs in the web processes (which publish) and in the workers (which execute); it is idempotent::
+installed it returns ``False`` and does nothing. The Django app calls it in ``ready()`` when
+Celery is installed, so web processes (which publish) and workers that set up Django (which
+execute) are both covered; calling it again is harmless::
 
     before_task_publish   PRODUCER span "publish {task}" under the current span; the W3C context
                           (traceparent, tracestate, baggage) and the publish time go into the
@@ -275,6 +276,11 @@ def instrument() -> bool:
         signal.connect(receiver, weak=False, dispatch_uid=uid)
         _connected.append((signal, receiver, uid))
     return True
+
+
+def instrumented() -> bool:
+    """Whether :func:`instrument` is in effect."""
+    return bool(_connected)
 
 
 def uninstrument() -> None:

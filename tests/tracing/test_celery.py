@@ -26,9 +26,11 @@ def eager_app() -> Iterator[object]:
 
     app.conf.task_always_eager = True
     app.conf.task_eager_propagates = True
+    was_instrumented = fleet_celery.instrumented()
     fleet_celery.instrument()
     yield app
-    fleet_celery.uninstrument()
+    if not was_instrumented:
+        fleet_celery.uninstrument()
 
 
 def _hex(value: int, width: int) -> str:
@@ -80,9 +82,14 @@ def test_failing_task_is_an_error_and_counted(spans: InMemorySpanExporter, eager
 
 
 def test_instrument_without_celery_degrades_quietly(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "celery", None)
+    was_instrumented = fleet_celery.instrumented()
     fleet_celery.uninstrument()
-    assert fleet_celery.instrument() is False
+    with monkeypatch.context() as patch:
+        patch.setitem(sys.modules, "celery", None)
+        assert fleet_celery.instrument() is False
+        assert not fleet_celery.instrumented()
+    if was_instrumented:
+        assert fleet_celery.instrument() is True
 
 
 def _redis_available() -> bool:
