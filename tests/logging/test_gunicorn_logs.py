@@ -159,6 +159,15 @@ def test_gunicorn_output_is_json_with_trace_ids_and_no_secrets(
     for request_id, line in access.items():
         assert line["http"]["response"]["status_code"] == statuses[request_id]
 
+    # process.pid is the worker's own pid (refreshed after fork), as gunicorn announced it.
+    booted = {
+        int(line["message"].rsplit(" ", 1)[1])
+        for line in lines
+        if line["log"]["logger"] == "gunicorn.error" and line["message"].startswith("Booting worker with pid")
+    }
+    assert {line["process"]["pid"] for line in access.values()} <= booted
+    assert len(booted) >= 2
+
     text = "\n".join(raw)
     for secret in (BEARER, SESSION, PASSWORD, TOKEN):
         assert secret not in text

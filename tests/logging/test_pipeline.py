@@ -266,3 +266,46 @@ def test_without_django_settings_the_environment_is_used(monkeypatch: pytest.Mon
     first = pipeline.current()
     assert first is pipeline.current()
     assert first.settings.service_name == "from-env"
+
+
+def test_the_app_installs_the_pipeline_when_asked(configure_logs: Any) -> None:
+    from django.test import override_settings
+
+    from instrumentation import bootstrap, conf
+    from tests.logging.conftest import BASE_SETTINGS
+
+    with override_settings(FLEET_OBSERVABILITY={**BASE_SETTINGS, "LOGGING_CONFIGURE": True}):
+        conf.reset()
+        bootstrap.start()
+        try:
+            assert pipeline.installed() is not None
+            assert any(isinstance(h, pipeline.EcsHandler) for h in logging.getLogger().handlers)
+        finally:
+            bootstrap.stop()
+            fleet_logging.reset()
+    assert pipeline.installed() is None
+    conf.reset()
+    bootstrap_off = {**BASE_SETTINGS, "LOGGING_CONFIGURE": False}
+    with override_settings(FLEET_OBSERVABILITY=bootstrap_off):
+        bootstrap.start()
+        try:
+            assert pipeline.installed() is None
+        finally:
+            bootstrap.stop()
+
+
+def test_console_format_still_ships_json(configure_logs: Any) -> None:
+    from tests.logging.es_server import FakeElasticsearch
+
+    server = FakeElasticsearch()
+    server.start()
+    try:
+        captured = configure_logs(LOG_FORMAT="console", ELASTICSEARCH_URL=server.url)
+        structlog.get_logger("dev").warning("both ways", n=1)
+        fleet_logging.shutdown()
+        assert re.match(r"\d\d:\d\d:\d\d\.\d{3} warning +dev: both ways ", captured.text)
+        (doc,) = server.all_docs()
+        assert doc["message"] == "both ways"
+        assert doc["labels"] == {"n": 1}
+    finally:
+        server.stop()
