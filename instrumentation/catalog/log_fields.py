@@ -38,7 +38,11 @@ LOG_FIELDS: tuple[LogField, ...] = (
     LogField("trace.id", "keyword", "Trace id of the active span (32 hex digits)."),
     LogField("span.id", "keyword", "Span id of the active span (16 hex digits)."),
     LogField("transaction.id", "keyword", "Span id of the request's server span."),
-    LogField("event.dataset", "keyword", "Dataset of the event, e.g. django.access or shop.app."),
+    LogField(
+        "event.dataset",
+        "keyword",
+        "Kind of line: django.access (access lines), django.log (other lines), gunicorn.error.",
+    ),
     LogField("event.duration", "long", "Duration of the event in nanoseconds."),
     LogField("http.request.id", "keyword", "Request id (from a valid X-Request-ID or generated)."),
     LogField("http.request.method", "keyword", "HTTP request method."),
