@@ -10,7 +10,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-EsType = Literal["keyword", "text", "match_only_text", "long", "integer", "float", "double", "date", "ip", "boolean", "object", "flattened"]
+EsType = Literal[
+    "keyword",
+    "text",
+    "match_only_text",
+    "long",
+    "integer",
+    "float",
+    "double",
+    "date",
+    "ip",
+    "boolean",
+    "object",
+    "flattened",
+]
 
 ECS_VERSION = "8.11.0"
 
