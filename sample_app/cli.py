@@ -31,18 +31,34 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "demo",
         help="run the sample fleet with Prometheus, Alertmanager and load",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Start the sample shop as a small fleet under gunicorn, scraped by a real Prometheus and "
+            "watched by a real Alertmanager whose webhook receiver prints the alerts, with load. "
+            "Runs until Ctrl-C (or SIGTERM, or --duration), then stops every process it started. "
+            "State, configs and logs live in --state-dir, so a second run is quick."
+        ),
     )
-    parser.add_argument("--instances", type=int, default=2, help="app instances (default 2)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per instance (default 2)")
+    parser.add_argument("--instances", type=int, metavar="N", default=2, help="app instances (default 2)")
     parser.add_argument(
-        "--duration", type=float, default=0, help="stop after this many seconds (default: run until Ctrl-C)"
+        "--workers", type=int, metavar="N", default=2, help="gunicorn workers per instance (default 2)"
     )
     parser.add_argument(
-        "--state-dir", type=Path, default=Path(".demo"), help="where state and logs live (default .demo)"
+        "--duration",
+        type=float,
+        metavar="SECONDS",
+        default=0,
+        help="stop after this many seconds (default: run until Ctrl-C)",
     )
-    parser.add_argument("--service", default="shop", help="service name, the Prometheus job (default shop)")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        metavar="DIR",
+        default=Path(".demo"),
+        help="where state and logs live (default .demo)",
+    )
+    parser.add_argument(
+        "--service", metavar="NAME", default="shop", help="service name, the Prometheus job (default shop)"
+    )
     parser.add_argument(
         "--load",
         choices=("builtin", "locust", "none"),
@@ -53,17 +69,28 @@ def register(subparsers: Any) -> None:
         "--no-load", dest="load", action="store_const", const="none", help="same as --load none"
     )
     parser.add_argument(
-        "--rate", type=float, default=8.0, help="requests per second of the built-in load (default 8)"
-    )
-    parser.add_argument("--slo", type=Path, help="SLO spec file handed to the alerting package")
-    parser.add_argument(
-        "--scrape-interval", default="5s", help="Prometheus scrape and rule interval (default 5s)"
-    )
-    parser.add_argument(
-        "--database-url", help="use this database instead of the SQLite file in the state dir"
+        "--rate",
+        type=float,
+        metavar="RPS",
+        default=8.0,
+        help="requests per second of the built-in load (default 8)",
     )
     parser.add_argument(
-        "--redis-url", help="Redis for the cache and the Celery broker (starts a Celery worker)"
+        "--slo", type=Path, metavar="FILE", help="SLO spec file handed to the alerting package"
+    )
+    parser.add_argument(
+        "--scrape-interval",
+        metavar="DURATION",
+        default="5s",
+        help="Prometheus scrape and rule interval (default 5s)",
+    )
+    parser.add_argument(
+        "--database-url", metavar="URL", help="use this database instead of the SQLite file in the state dir"
+    )
+    parser.add_argument(
+        "--redis-url",
+        metavar="URL",
+        help="Redis for the cache and the Celery broker (starts a Celery worker)",
     )
     parser.add_argument(
         "--no-install", action="store_true", help="never install missing packages; print the command"
