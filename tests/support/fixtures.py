@@ -50,8 +50,12 @@ def start_fleet(state_dir: Path, **options: Any) -> Fleet:
         require_binary("prometheus-alertmanager")
     fleet = Fleet(config)
     fleet.start()
-    if config.prometheus:
-        fleet.wait_until_scraped(timeout=60)
+    try:
+        if config.prometheus:
+            fleet.wait_until_scraped(timeout=60)
+    except BaseException:
+        fleet.stop()
+        raise
     return fleet
 
 
