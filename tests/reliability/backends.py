@@ -42,6 +42,8 @@ class SwitchableCollector:
         self._lock = threading.Lock()
         self._spans: list[ReceivedSpan] = []
         self.posts = 0
+        #: Export requests whose body did not decode as an ExportTraceServiceRequest.
+        self.rejected = 0
         self._released = threading.Event()
         self._connections: set[socket.socket] = set()
         self._server: _Server | None = None
@@ -88,6 +90,8 @@ class SwitchableCollector:
                 try:
                     spans = decode(body)
                 except Exception:  # noqa: BLE001 - a bad payload is answered, not fatal
+                    with collector._lock:
+                        collector.rejected += 1
                     self._answer(400, b"")
                     return
                 with collector._lock:

@@ -423,7 +423,8 @@ def directory_size(path: Path) -> tuple[int, int]:
 def stdout_lines(log_path: Path) -> list[str]:
     """Lines a managed gunicorn wrote, without the ``$ command`` line the helper puts first."""
     text = log_path.read_bytes().decode("utf-8", errors="strict")
-    return [line for line in text.splitlines() if line and not line.startswith("$ ")]
+    # Split on newlines only: U+2028 and friends are legal inside a JSON string.
+    return [line for line in text.split("\n") if line and not line.startswith("$ ")]
 
 
 def json_lines(log_path: Path) -> Iterator[dict[str, Any]]:
