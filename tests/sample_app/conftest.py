@@ -84,6 +84,20 @@ def pg_shop(
         yield fleet
     finally:
         fleet.stop()
+        _forget_redis_keys(redis_url, service_name)
+
+
+def _forget_redis_keys(url: str, service_name: str) -> None:
+    """Remove this module's cache entries and Celery queue bindings from the shared Redis."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(match=f"*{service_name}*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
 
 
 @pytest.fixture(scope="module")
