@@ -230,6 +230,12 @@ def _validate(s: Settings) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     if s.otlp_protocol not in {"http/protobuf", "grpc"}:
         problems.append(("OTLP_PROTOCOL", f"must be 'http/protobuf' or 'grpc', got {s.otlp_protocol!r}"))
+    from instrumentation.tracing.sampling import KNOWN as KNOWN_SAMPLERS
+
+    if s.traces_sampler.strip().lower() not in KNOWN_SAMPLERS:
+        problems.append(
+            ("TRACES_SAMPLER", f"must be one of {sorted(KNOWN_SAMPLERS)}, got {s.traces_sampler!r}")
+        )
     if s.log_format not in {"json", "console"}:
         problems.append(("LOG_FORMAT", f"must be 'json' or 'console', got {s.log_format!r}"))
     if s.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
@@ -268,6 +274,12 @@ def _is_network(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def settings_from_environment() -> Settings:
+    """Settings from the environment and defaults alone, for processes without Django settings
+    (a gunicorn master before any worker loaded the project). Not cached."""
+    return _build({})[0]
 
 
 def get_settings() -> Settings:

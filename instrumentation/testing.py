@@ -10,7 +10,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from instrumentation import _safety, cache, conf, db, migrations
+from instrumentation import _safety, cache, conf, db, migrations, tracing
+from instrumentation import logging as fleet_logging
 from instrumentation.metrics import registry as metrics_registry
 
 
@@ -21,7 +22,9 @@ def get_sample_value(name: str, labels: dict[str, str] | None = None) -> float |
 
 
 def reset_all() -> None:
-    """Forget every global: settings, metric objects, caches, reported errors."""
+    """Forget every global: settings, logging pipeline, metric objects, caches, reported errors."""
+    fleet_logging.reset()
+    tracing.reset()
     conf.reset()
     metrics_registry.reset()
     db.reset()

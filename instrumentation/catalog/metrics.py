@@ -316,7 +316,8 @@ METRICS: tuple[Metric, ...] = (
         "fleetobs_telemetry_dropped",
         "counter",
         "",
-        "Spans and log records dropped, by signal and reason (queue_full, export_failed, rejected).",
+        "Spans and log records dropped, by signal and reason "
+        "(queue_full, export_failed, rejected, shutdown).",
         ("signal", "reason"),
         group="pipeline",
     ),

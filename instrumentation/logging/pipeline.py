@@ -102,8 +102,7 @@ def _settings() -> Any:
         return conf.get_settings()
     except Exception:  # noqa: BLE001 - Django settings not configured in this process
         if _environment_settings is None:
-            build = getattr(conf, "_build", None)
-            _environment_settings = build({})[0] if build is not None else conf.Settings()
+            _environment_settings = conf.settings_from_environment()
         return _environment_settings
 
 

@@ -47,6 +47,7 @@ def test_w001_middleware_not_first() -> None:
         {"METRICS_ALLOWED_NETWORKS": ["not a network"]},
         {"METRICS_ENABLED": "maybe"},
         {"LOG_FORMAT": "xml"},
+        {"TRACES_SAMPLER": "sometimes"},
     ],
 )
 def test_e003_bad_values(bad: dict[str, object]) -> None:
