@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import time
@@ -25,22 +26,28 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Avg, Count
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
+from kombu.exceptions import OperationalError
 
 from sample_app.shop import faults
 from sample_app.shop.models import Category, Order, OrderItem, Product
 from sample_app.shop.tasks import process_order
+
+logger = logging.getLogger(__name__)
 
 SUMMARY_CACHE_KEY = "shop:category-summary:v1"
 SUMMARY_CACHE_SECONDS = 30
 MAX_SLOW_SECONDS = 30.0
 MAX_PAGE_SIZE = 100
 MAX_ORDER_LINES = 20
+MAX_ID = 2**63  # larger ids cannot exist in a bigint column; refuse them before the database does
 
 
 class UpstreamError(RuntimeError):
@@ -165,10 +172,25 @@ def _order_lines(payload: Any) -> list[tuple[int, int]]:
         if not isinstance(item, dict):
             raise TypeError("each item is an object")
         product_id, quantity = item.get("product_id"), item.get("quantity", 1)
-        if type(product_id) is not int or type(quantity) is not int or not 1 <= quantity <= 100:
-            raise ValueError("product_id must be an integer and quantity between 1 and 100")
+        if type(product_id) is not int or type(quantity) is not int:
+            raise TypeError("product_id and quantity must be integers")
+        if not 0 < product_id < MAX_ID or not 1 <= quantity <= 100:
+            raise ValueError("product_id must be positive and quantity between 1 and 100")
         lines.append((product_id, quantity))
     return lines
+
+
+def _order_email(payload: dict[str, Any]) -> str:
+    """The optional contact address of an order, validated."""
+    email = payload.get("email", "")
+    if not isinstance(email, str):
+        raise TypeError("email must be a string")
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError as exc:
+            raise ValueError(exc.messages[0]) from exc
+    return email
 
 
 @require_POST
@@ -177,11 +199,9 @@ def create_order(request: HttpRequest) -> JsonResponse:
     try:
         payload = json.loads(request.body or b"{}")
         lines = _order_lines(payload)
+        email = _order_email(payload)
     except (TypeError, ValueError) as exc:
         return JsonResponse({"error": str(exc)}, status=400)
-    email = payload.get("email", "")
-    if not isinstance(email, str) or len(email) > 254:
-        return JsonResponse({"error": "email must be a string"}, status=400)
     products = Product.objects.in_bulk([pid for pid, _ in lines])
     missing = sorted({pid for pid, _ in lines} - set(products))
     if missing:
@@ -196,8 +216,16 @@ def create_order(request: HttpRequest) -> JsonResponse:
             OrderItem(order=order, product=products[pid], quantity=qty, unit_price=products[pid].price)
             for pid, qty in lines
         )
-        transaction.on_commit(lambda: process_order.delay(order.pk))
+        transaction.on_commit(lambda: _queue_processing(order.pk))
     return JsonResponse({"id": order.pk, "status": order.status, "total": str(order.total)}, status=202)
+
+
+def _queue_processing(order_id: int) -> None:
+    """Queue the order's processing; with the broker down the order stays pending, not lost."""
+    try:
+        process_order.delay(order_id)
+    except OperationalError:
+        logger.exception("could not queue order %s: the broker is unavailable", order_id)
 
 
 @require_GET

@@ -1,7 +1,7 @@
 """Run inside a subprocess with ``DJANGO_SETTINGS_MODULE=sample_app.settings``: counts the SQL
-queries of the list endpoints with Django's ``CaptureQueriesContext`` and places one order with
-Celery in eager mode, then writes the findings as JSON to the file named by its argument (read
-by ``test_queries.py``).
+queries of the list endpoints with Django's ``CaptureQueriesContext`` and places one order (Celery
+in eager mode, or with a broker that is down, as the environment says), then writes the findings
+as JSON to the file named by its argument (read by ``test_queries.py``).
 
 Kept out of the pytest process because pytest-django configures ``tests.settings`` for the whole
 session; the sample app needs its own settings.
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import django
@@ -38,6 +39,7 @@ def main() -> None:
                 "rows": len(response.json()["products"]),
                 "sql": [query["sql"] for query in ctx.captured_queries],
             }
+    started = time.monotonic()
     response = client.post(
         "/shop/orders/",
         data={"items": [{"product_id": 1, "quantity": 1}]},
@@ -45,6 +47,7 @@ def main() -> None:
     )
     order_id = response.json()["id"]
     findings["order"] = {
+        "seconds": time.monotonic() - started,
         "status_code": response.status_code,
         "response_status": response.json()["status"],
         "stored_status": Order.objects.get(pk=order_id).status,

@@ -136,7 +136,16 @@ def test_order_over_stock_is_rejected_by_the_worker(shop_url: str) -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [{}, {"items": []}, {"items": [{"product_id": "1"}]}, {"items": [{"product_id": 10**9, "quantity": 1}]}],
+    [
+        {},
+        {"items": []},
+        {"items": [{"product_id": "1"}]},
+        {"items": [{"product_id": 10**9, "quantity": 1}]},
+        {"items": [{"product_id": 10**30, "quantity": 1}]},
+        {"items": [{"product_id": 1, "quantity": 0}]},
+        {"items": [{"product_id": 1}], "email": "not-an-address"},
+        {"items": [{"product_id": 1}], "email": 42},
+    ],
 )
 def test_invalid_orders_are_refused(shop_url: str, body: dict[str, object]) -> None:
     session = _session_with_csrf(shop_url)

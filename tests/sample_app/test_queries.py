@@ -1,6 +1,6 @@
 """Query behaviour of the sample shop on PostgreSQL: the N+1 endpoint issues one query per row,
-the ``select_related`` one a single query whatever the page size, and orders run eagerly when no
-broker is configured."""
+the ``select_related`` one a single query whatever the page size, orders run eagerly when no
+broker is configured, and an order placed while the broker is down is kept, pending."""
 
 from __future__ import annotations
 
@@ -14,22 +14,20 @@ from typing import Any
 import pytest
 
 from sample_app.fleet import Fleet, FleetConfig
+from sample_app.processes import free_port
 
 pytestmark = [pytest.mark.integration]
 
 
 @pytest.fixture(scope="module")
-def findings(tmp_path_factory: pytest.TempPathFactory, postgres_url: str, repo_root: Path) -> dict[str, Any]:
+def shop_env(tmp_path_factory: pytest.TempPathFactory, postgres_url: str) -> dict[str, str]:
+    """Environment of the sample app on a migrated, seeded PostgreSQL database."""
     fleet = Fleet(FleetConfig(state_dir=tmp_path_factory.mktemp("queries"), database_url=postgres_url))
     fleet.prepare()  # migrate and seed, start nothing
-    env = {
-        **os.environ,
-        **fleet.base_env(),
-        "SHOP_ALLOWED_HOSTS": "testserver",
-        "SHOP_CELERY_EAGER": "1",
-        "FLEETOBS_TRACING_ENABLED": "false",
-    }
-    out = tmp_path_factory.mktemp("probe") / "findings.json"
+    return {**os.environ, **fleet.base_env(), "SHOP_ALLOWED_HOSTS": "testserver"}
+
+
+def probe(env: dict[str, str], out: Path, repo_root: Path) -> dict[str, Any]:
     result = subprocess.run(
         [sys.executable, "-m", "tests.sample_app.query_probe", str(out)],
         cwd=repo_root,
@@ -40,7 +38,16 @@ def findings(tmp_path_factory: pytest.TempPathFactory, postgres_url: str, repo_r
         check=False,
     )
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    return json.loads(out.read_text())
+    findings: dict[str, Any] = json.loads(out.read_text())
+    return findings
+
+
+@pytest.fixture(scope="module")
+def findings(
+    tmp_path_factory: pytest.TempPathFactory, shop_env: dict[str, str], repo_root: Path
+) -> dict[str, Any]:
+    env = {**shop_env, "SHOP_CELERY_EAGER": "1", "CELERY_BROKER_URL": ""}
+    return probe(env, tmp_path_factory.mktemp("probe") / "findings.json", repo_root)
 
 
 @pytest.mark.parametrize("size", [1, 5, 20])
@@ -66,3 +73,12 @@ def test_order_runs_eagerly_without_a_broker(findings: dict[str, Any]) -> None:
     assert order["status_code"] == 202
     assert order["response_status"] == "pending"
     assert order["stored_status"] == "confirmed"
+
+
+def test_order_survives_a_broker_outage(tmp_path: Path, shop_env: dict[str, str], repo_root: Path) -> None:
+    # Nothing listens on this port: publishing fails fast, the order is kept, pending.
+    env = {**shop_env, "CELERY_BROKER_URL": f"redis://127.0.0.1:{free_port()}/0", "SHOP_CELERY_EAGER": "0"}
+    order = probe(env, tmp_path / "findings.json", repo_root)["order"]
+    assert order["status_code"] == 202
+    assert order["stored_status"] == "pending"
+    assert order["seconds"] < 5
