@@ -1,7 +1,7 @@
 """Run inside a subprocess with ``DJANGO_SETTINGS_MODULE=sample_app.settings``: counts the SQL
-queries of the list endpoints with Django's ``CaptureQueriesContext`` and places one order (Celery
-in eager mode, or with a broker that is down, as the environment says), then writes the findings
-as JSON to the file named by its argument (read by ``test_queries.py``).
+queries of the list endpoints with Django's ``CaptureQueriesContext``, reads the cached summary and
+places one order (eager Celery, or Redis and the broker down, as the environment says), then
+writes the findings as JSON to the file named by its argument (read by ``test_queries.py``).
 
 Kept out of the pytest process because pytest-django configures ``tests.settings`` for the whole
 session; the sample app needs its own settings.
@@ -39,6 +39,12 @@ def main() -> None:
                 "rows": len(response.json()["products"]),
                 "sql": [query["sql"] for query in ctx.captured_queries],
             }
+    response = client.get("/shop/categories/summary/")
+    findings["summary"] = {
+        "status_code": response.status_code,
+        "x_cache": response.headers.get("X-Cache"),
+        "categories": len(response.json()["categories"]),
+    }
     started = time.monotonic()
     response = client.post(
         "/shop/orders/",
