@@ -144,7 +144,8 @@ def request(
     host, _, port = base_url.removeprefix("http://").partition(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=timeout)
     try:
-        connection.putrequest(method, path, skip_accept_encoding=True)
+        names = {name.lower() for name in (headers or {})}
+        connection.putrequest(method, path, skip_host="host" in names, skip_accept_encoding=True)
         for name, value in (headers or {}).items():
             connection.putheader(name, value)
         if body is not None:
@@ -152,7 +153,11 @@ def request(
         connection.endheaders(body)
         response = connection.getresponse()
         data = response.read()
-        return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, data)
+        merged: dict[str, str] = {}
+        for name, value in response.getheaders():
+            key = name.lower()
+            merged[key] = f"{merged[key]}\n{value}" if key in merged else value  # Set-Cookie repeats
+        return Reply(response.status, merged, data)
     finally:
         connection.close()
 

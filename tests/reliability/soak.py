@@ -2,8 +2,9 @@
 
 ``python -m tests.reliability.soak --minutes 10`` (``make soak``) starts the sample fleet
 (gunicorn instances of the shop, a real Prometheus scraping them when the binary is installed),
-drives the shop's realistic traffic mix at a steady rate, and every ``--interval`` seconds
-samples, for every gunicorn process (masters and workers):
+drives the shop's realistic traffic mix at a steady rate (after ``--prewarm`` seconds of
+unsampled load, if asked), and every ``--interval`` seconds samples, for every gunicorn process
+(masters and workers):
 
 * resident memory (``VmRSS``), open file descriptors and threads, from ``/proc``;
 * the size and file count of each instance's multiprocess metrics directory.
@@ -60,6 +61,8 @@ class Options:
     prometheus: bool = True
     warmup_fraction: float = 0.25
     max_warmup: float = 60.0
+    #: Seconds of load before the first sample (short runs: let lazy imports and caches settle).
+    prewarm: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -256,6 +259,7 @@ def run(options: Options, log: Any = print) -> dict[str, Any]:
             f"{options.minutes} min, sampling every {options.interval} s"
         )
         with LoadGenerator(targets, rate=options.rate, users=4) as load:
+            time.sleep(options.prewarm)
             started = time.monotonic()
             next_sample = started
             while True:
@@ -309,6 +313,9 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT, help="where the PNG and JSON go")
     parser.add_argument("--name", default="soak", help="file name of the PNG and JSON, without suffix")
     parser.add_argument("--no-prometheus", dest="prometheus", action="store_false")
+    parser.add_argument(
+        "--prewarm", type=float, default=0.0, help="seconds of load before the first sample (default 0)"
+    )
     args = parser.parse_args(argv)
     if args.minutes <= 0 or args.interval <= 0 or args.rate <= 0:
         parser.error("--minutes, --interval and --rate must be positive")
@@ -321,6 +328,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         output_dir=args.output_dir,
         name=args.name,
         prometheus=args.prometheus,
+        prewarm=args.prewarm,
     )
 
 
