@@ -42,8 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
             module = importlib.import_module(name)
         except ImportError as exc:
             missing = exc.name or name
-            sub = subparsers.add_parser(name.split(".")[-2] if name.endswith(".cli") else name,
-                                        help=f"(unavailable: {missing} is not installed)")
+            sub = subparsers.add_parser(
+                name.split(".")[-2] if name.endswith(".cli") else name,
+                help=f"(unavailable: {missing} is not installed)",
+            )
             sub.set_defaults(func=_unavailable(name, missing))
             continue
         module.register(subparsers)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SECRET_KEY = "tests-only-not-secret"  # noqa: S105 - test settings
+SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
 USE_TZ = True

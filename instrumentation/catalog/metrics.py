@@ -88,7 +88,7 @@ METRICS: tuple[Metric, ...] = (
         "http_server_request_body_size_bytes",
         "histogram",
         "bytes",
-        "Size of HTTP request bodies, by method and URL pattern.",
+        "Size of HTTP request bodies (of requests that have one), by method and URL pattern.",
         ("http_request_method", "http_route"),
         SIZE_BUCKETS,
     ),

@@ -80,7 +80,8 @@ def observe(
             series.duration.observe(seconds)
             exemplars.record(series.exemplar_keys[bisect.bisect_left(_BOUNDS, seconds)], trace_id, seconds)
             exemplars.ensure_flusher(directory)
-    series.request_size.observe(request_bytes)
+    if request_bytes:  # most requests have no body: nothing to size
+        series.request_size.observe(request_bytes)
     if response_bytes is not None:
         series.response_size.observe(response_bytes)
 
