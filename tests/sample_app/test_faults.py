@@ -109,6 +109,7 @@ def test_failure_rate_falls_back_to_environment(switch: Path, monkeypatch: pytes
 def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "sample_app", *args],
+        cwd=Path(__file__).resolve().parents[2],
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "sample_app.settings", **env},
         capture_output=True,
         text=True,
