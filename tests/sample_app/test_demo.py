@@ -5,6 +5,7 @@ processes left behind by a crashed run."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -122,9 +123,9 @@ def test_demo_runs_a_watched_fleet_and_stops_cleanly(demo: DemoRun) -> None:
         time.sleep(1)
 
     # Alert rules are loaded when the alerting package provides them.
-    pytest.importorskip("alerting.api")
     groups = requests.get(f"{prometheus}/api/v1/rules", timeout=10).json()["data"]["groups"]
-    assert groups, "the demo loaded no rule groups"
+    if importlib.util.find_spec("alerting.api") is not None:
+        assert groups, "the demo loaded no rule groups"
 
     # Keep it running under load for the rest of the minute, then Ctrl-C.
     pgids = [entry["pgid"] for entry in json.loads((demo.state_dir / "pids.json").read_text())["groups"]]
