@@ -4,7 +4,10 @@ One server per configuration (bare Django, this project with its gunicorn hooks,
 stack with prometheus_client's stock multiprocess setup), all started up front; then, round
 after round, ``wrk --latency`` drives each in turn (order rotating), so they share the
 machine's slow and fast phases. Reported per configuration: requests per second and the p50
-and p99 latency (medians over the rounds), and the throughput relative to bare Django.
+and p99 latency (medians over the rounds), and the throughput relative to bare Django. Because
+other work on a shared machine moves requests/s a lot, the CPU time the server (master and
+workers, from /proc) used per request is reported as well, with the capacity it implies
+relative to bare Django (bare's CPU per request divided by the configuration's).
 """
 
 from __future__ import annotations
@@ -95,7 +98,13 @@ def run(plan: Plan, log: Callable[[str], None] = print) -> dict[str, Any]:
             names = list(plan.configs)
             shift = round_index % len(names)
             for name in names[shift:] + names[:shift]:
-                result = wrk(servers[name].url + plan.path, plan, plan.duration)
+                server = servers[name]
+                workers_before = server.worker_pids()
+                cpu_before = server.cpu_seconds()
+                result = wrk(server.url + plan.path, plan, plan.duration)
+                cpu_used = server.cpu_seconds() - cpu_before
+                if server.worker_pids() == workers_before and result["requests"]:
+                    result["server_cpu_us_per_request"] = round(cpu_used / result["requests"] * 1e6, 1)
                 if result["non_2xx"]:
                     raise RuntimeError(f"load: {name} answered {result['non_2xx']} non-2xx responses")
                 samples[name].append(result)
@@ -116,11 +125,19 @@ def summarise(plan: Plan, samples: dict[str, list[dict[str, Any]]]) -> dict[str,
             "rps": stats.summary([r["rps"] for r in runs]),
             "p50_ms": stats.summary([r["p50_ms"] for r in runs if r["p50_ms"] is not None], 2),
             "p99_ms": stats.summary([r["p99_ms"] for r in runs if r["p99_ms"] is not None], 2),
+            "server_cpu_us_per_request": stats.summary(
+                [r["server_cpu_us_per_request"] for r in runs if "server_cpu_us_per_request" in r]
+            ),
             "runs": runs,
         }
     bare = configs.get("bare", {}).get("rps", {}).get("median")
+    bare_cpu = configs.get("bare", {}).get("server_cpu_us_per_request", {}).get("median")
     for entry in configs.values():
         entry["throughput_vs_bare"] = stats.ratio(entry["rps"].get("median"), bare)
+        # What the server CPU per request implies for throughput when CPU is the limit.
+        entry["cpu_capacity_vs_bare"] = stats.ratio(
+            bare_cpu, entry["server_cpu_us_per_request"].get("median")
+        )
     return {
         "workers": plan.workers,
         "worker_class": "sync",

@@ -66,12 +66,14 @@ def _headline(results: dict[str, Any]) -> list[str]:
         ours_load = load["configs"].get("ours-100", {})
         anchor_load = load["configs"].get("anchor", {})
         share = ours_load.get("throughput_vs_bare")
+        capacity = ours_load.get("cpu_capacity_vs_bare")
         verdict = "meets" if share is not None and share >= TARGET_THROUGHPUT else "does not meet"
         lines.append(
             f"- **Under load** (gunicorn, {load['workers']} sync workers, wrk): this project serves "
             f"**{_num(share * 100 if share is not None else None)}%** of bare Django's requests per second "
-            f"(anchor stack: {_num((anchor_load.get('throughput_vs_bare') or 0) * 100)}%); the goal is "
-            f"≥ {TARGET_THROUGHPUT:.0%}, which this run {verdict}."
+            f"(anchor stack: {_num((anchor_load.get('throughput_vs_bare') or 0) * 100)}%); by server CPU "
+            f"per request, {_num(capacity * 100 if capacity is not None else None)}% of bare's capacity. "
+            f"The goal is ≥ {TARGET_THROUGHPUT:.0%} of bare's throughput, which this run {verdict}."
         )
     scrape = results.get("scrape") or {}
     restarts = scrape.get("restarts")
@@ -221,6 +223,8 @@ def _load(section: dict[str, Any]) -> list[str]:
     ]
     rows = []
     for name, entry in section["configs"].items():
+        cpu = entry.get("server_cpu_us_per_request") or {}
+        capacity = entry.get("cpu_capacity_vs_bare")
         rows.append(
             [
                 f"{configs.get(name).label} (`{name}`)",
@@ -229,9 +233,25 @@ def _load(section: dict[str, Any]) -> list[str]:
                 _num((entry.get("throughput_vs_bare") or 0) * 100, 0, "%"),
                 _num(entry["p50_ms"].get("median"), 2),
                 _num(entry["p99_ms"].get("median"), 2),
+                _num(cpu.get("median")),
+                _num(capacity * 100, 0, "%") if capacity is not None else "-",
             ]
         )
-    lines.extend(_table(["Configuration", "req/s", "req/s min-max", "vs bare", "p50 ms", "p99 ms"], rows))
+    lines.extend(
+        _table(
+            [
+                "Configuration",
+                "req/s",
+                "req/s min-max",
+                "vs bare",
+                "p50 ms",
+                "p99 ms",
+                "server CPU µs/req",
+                "CPU capacity vs bare",
+            ],
+            rows,
+        )
+    )
     lines.append("")
     return lines
 

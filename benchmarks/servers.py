@@ -39,6 +39,16 @@ def children(pid: int) -> set[int]:
     return found
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (all its threads), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # After the command name: state is field 3, utime 14 and stime 15 (1-based, man proc).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Gunicorn:
     """One gunicorn server: ``with Gunicorn(...) as server: server.url``."""
 
@@ -114,6 +124,10 @@ class Gunicorn:
 
     def worker_pids(self) -> set[int]:
         return children(self.process.pid)
+
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the master and its current workers."""
+        return sum(cpu_seconds(pid) for pid in {self.process.pid, *self.worker_pids()})
 
     def stop(self) -> None:
         if self.process.poll() is None:
