@@ -53,6 +53,31 @@ def _wrk_version() -> str | None:
     return text[0] if text else None
 
 
+def _revision() -> str | None:
+    """The commit measured, with ``+changes`` when the instrumentation differs from it."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--", "instrumentation"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{head}+changes" if changed else head
+
+
 def describe() -> dict[str, Any]:
     try:
         load: list[float] | None = [round(x, 2) for x in os.getloadavg()]
@@ -69,4 +94,5 @@ def describe() -> dict[str, Any]:
         "load_average_at_start": load,
         "packages": {name: _version(name) for name in PACKAGES},
         "wrk": _wrk_version(),
+        "revision": _revision(),
     }

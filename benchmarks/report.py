@@ -61,6 +61,15 @@ def _headline(results: dict[str, Any]) -> list[str]:
             f"(wall-clock: {_num(wall_ratio, 2)}); the goal is ≤ {TARGET_RATIO:.2f}, "
             f"which this run {verdict}."
         )
+    signals = [("ours-metrics", "metrics"), ("ours-traces", "traces"), ("ours-logs", "access log")]
+    for view in overhead.get("views", []):
+        parts = []
+        for name, label in signals:
+            data = entries.get(name, {}).get("views", {}).get(view, {}).get("cpu", {}).get("overhead_us")
+            if data:
+                parts.append(f"{label} +{_num(data['median'])} µs")
+        if parts:
+            lines.append(f"  - {_view_title(view)}, each signal alone (CPU): " + ", ".join(parts) + ".")
     load = results.get("load") or {}
     if load.get("configs"):
         ours_load = load["configs"].get("ours-100", {})
@@ -115,6 +124,7 @@ def _machine(machine: dict[str, Any]) -> list[str]:
         ["Load average at start", ", ".join(str(x) for x in machine.get("load_average_at_start") or [])],
         ["Packages", packages],
         ["Load generator", machine.get("wrk") or "-"],
+        ["Revision measured", machine.get("revision") or "-"],
     ]
     return _table(["", ""], rows, "ll")
 
@@ -341,29 +351,55 @@ def _logs(section: dict[str, Any]) -> list[str]:
 
 
 def _profile(section: dict[str, Any]) -> list[str]:
-    lines: list[str] = []
+    lines = [
+        "A statistical profile of `ours-100` (wall-clock samples of the request thread). The profiler "
+        "slows everything down, so each function's share of the profiled request is also shown scaled "
+        "to the CPU time an unprofiled request of the same process took (≈ µs). Time spent on the "
+        "export thread (encoding spans) is not in these tables; it is in the overhead figures above.",
+        "",
+    ]
     for view, data in section.items():
         if not isinstance(data, dict) or "entry_points" not in data:
             continue
+        total = data.get("total_us") or 0.0
+        unprofiled = data.get("unprofiled_cpu_us")
+        scale = (unprofiled / total) if unprofiled and total else None
+
+        def row(entry: dict[str, Any], scale: float | None = scale, total: float = total) -> list[str]:
+            value = entry["us_per_request"]
+            share = value / total * 100 if total else None
+            return [
+                f"`{entry['function']}`",
+                _num(share, 1, "%"),
+                _num(value * scale, 1) if scale else "-",
+            ]
+
         lines.append(f"### `ours-100`, {_view_title(view).lower()}")
         lines.append("")
+        own = data.get("instrumentation_us")
         lines.append(
             f"{data['tool']}, {data['requests']:,} requests. Under the profiler a request took "
-            f"{_num(data['total_us'])} µs, of which {_num(data.get('instrumentation_us'))} µs in this "
-            "project's code and the libraries it calls (profiling inflates both)."
-        )
-        lines.append("")
-        lines.extend(
-            _table(
-                ["This project's function (inclusive)", "µs/request"],
-                [[f"`{e['function']}`", _num(e["us_per_request"], 1)] for e in data["entry_points"]],
+            f"{_num(total)} µs of wall-clock time, {_num(own / total * 100 if own and total else None, 0)}% "
+            f"of it in this project's code and the libraries it calls"
+            + (
+                f"; unprofiled, a request took {_num(unprofiled)} µs of CPU, so the instrumentation's "
+                f"share is ≈ {_num(own * scale if own and scale else None)} µs."
+                if scale
+                else "."
             )
         )
         lines.append("")
         lines.extend(
             _table(
-                ["Self time inside the instrumentation", "µs/request"],
-                [[f"`{e['function']}`", _num(e["us_per_request"], 1)] for e in data["hot_functions"]],
+                ["This project's function (inclusive)", "% of request", "≈ µs"],
+                [row(e) for e in data["entry_points"]],
+            )
+        )
+        lines.append("")
+        lines.extend(
+            _table(
+                ["Self time inside the instrumentation", "% of request", "≈ µs"],
+                [row(e) for e in data["hot_functions"]],
             )
         )
         lines.append("")
