@@ -39,6 +39,7 @@ from tests.reliability.harness import (
     get_field,
     json_lines,
     make_shop_database,
+    max_rss,
     request,
     sample_sum,
     scrape,
@@ -56,6 +57,7 @@ CACHE_PATH = "/shop/categories/summary/"
 PG_DATABASE = "fleetobs_reliability"
 PG_URL = f"postgresql://postgres@127.0.0.1:5432/{PG_DATABASE}"
 REDIS_URL = "redis://127.0.0.1:6379/15"
+MEMORY_BOUND = 48 * 1024 * 1024
 
 
 def _count_sequential(app: Gunicorn, n: int = 30) -> float:
@@ -252,6 +254,7 @@ def test_redis_restart_during_traffic(services_app: Gunicorn) -> None:
     with Load(app.url, (*DB_PATHS, CACHE_PATH, "/healthz"), rate=20, threads=3) as load:
         healthy = load.run_phase("healthy", 2.5)
         before = scrape(app.url)
+        rss_before = max_rss(app.worker_pids())
         try:
             stop_redis()
             outage = load.run_phase("redis-down", 2.5)
@@ -260,6 +263,7 @@ def test_redis_restart_during_traffic(services_app: Gunicorn) -> None:
         during = scrape(app.url)
         recovered = _recovered(load, "redis-recovered", CACHE_PATH)
     after = scrape(app.url)
+    assert max_rss(app.worker_pids()) - rss_before < MEMORY_BOUND
     print(healthy, outage, recovered, sep="\n")
     samples = load.of("redis-down")
     others = [s for s in samples if s.path != CACHE_PATH]
@@ -290,6 +294,7 @@ def test_postgresql_restart_during_traffic(services_app: Gunicorn) -> None:
     with Load(app.url, (*DB_PATHS, "/healthz"), rate=20, threads=3) as load:
         healthy = load.run_phase("healthy", 2.5)
         before = scrape(app.url)
+        rss_before = max_rss(app.worker_pids())
         try:
             pg_ctl("stop")
             assert wait_until(lambda: not pg_up(), 20)
@@ -300,6 +305,7 @@ def test_postgresql_restart_during_traffic(services_app: Gunicorn) -> None:
         during = scrape(app.url)
         recovered = _recovered(load, "pg-recovered", DB_PATHS[1])
     after = scrape(app.url)
+    assert max_rss(app.worker_pids()) - rss_before < MEMORY_BOUND
     print(healthy, outage, recovered, f"/readyz during the outage: {ready}", sep="\n")
     samples = load.of("pg-down")
     probes = [s for s in samples if s.path == "/healthz"]
