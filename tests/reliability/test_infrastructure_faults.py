@@ -97,7 +97,11 @@ def test_unwritable_metrics_directory(private_database: Path, tmp_path: Path) ->
                 metrics_dir.unlink()
                 away.rename(metrics_dir)
         counted = _count_sequential(app)
+        text = scrape(app.url)
+        workers_gauge = sample_sum(text, "fleetobs_server_workers")
+        files = sorted(p.name for p in metrics_dir.glob("*.db"))
         internal = _internal_errors(app)
+        print("workers gauge", workers_gauge, "files", files, "live", app.worker_pids())
     print(healthy, fault, f"/metrics during the fault: {during}", sep="\n")
     assert_requests_unaffected(fault, healthy)
     assert counted == 30, f"after the directory came back, 30 requests were counted as {counted}"
