@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from instrumentation import testing
+from instrumentation import cache, db, testing
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -16,11 +16,26 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "requires_ci_services: never skipped under CI=true")
 
 
+_PROCESS_ENV = ("PROMETHEUS_MULTIPROC_DIR", "FLEETOBS_CREATED_MULTIPROC_DIR")
+
+
 @pytest.fixture(autouse=True)
 def _clean_instrumentation() -> Iterator[None]:
+    # Importing a gunicorn config (instrumentation.gunicorn) points this process at a multiprocess
+    # directory; a test that does so must not leave the rest of the run in multiprocess mode.
+    saved = {name: os.environ.get(name) for name in _PROCESS_ENV}
     testing.reset_all()
+    # ready() ran once for the session; a test that stopped the instrumentation must not leave
+    # the tests after it uninstrumented.
+    db.instrument()
+    cache.instrument()
     with testing.raise_internal_errors():
         yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     testing.reset_all()
 
 

@@ -9,8 +9,10 @@ registry: the scrape reads the files through :class:`~instrumentation.metrics.mu
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
@@ -30,7 +32,20 @@ def is_multiprocess() -> bool:
     return multiprocess_dir() is not None
 
 
+def _recreate_directory() -> None:
+    """Recreate the multiprocess directory if it vanished (a cleaned tmpfs under a running server).
+
+    When it cannot be created, metric creation fails, the request path's error boundary logs it
+    once, and the next request tries again: counting resumes as soon as the directory is back.
+    """
+    directory = multiprocess_dir()
+    if directory is not None and not Path(directory).is_dir():
+        with contextlib.suppress(OSError):
+            Path(directory).mkdir(parents=True, exist_ok=True)
+
+
 def _ensure_value_class() -> None:
+    _recreate_directory()
     multiprocess = getattr(values.ValueClass, "_multiprocess", False)
     if is_multiprocess() != multiprocess:
         values.ValueClass = values.get_value_class()
