@@ -62,6 +62,8 @@ class Worker:
             FLEETOBS_BENCH_CONFIG=config,
             DJANGO_SETTINGS_MODULE="benchmarks.project.settings",
             PYTHONPATH=str(ROOT),
+            # The same hash seed everywhere: dict and set layouts do not differ between workers.
+            PYTHONHASHSEED="0",
         )
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         self._directory: str | None = None
