@@ -9,10 +9,10 @@ nothing. Sync and async requests take the same steps (``__call__`` / ``__acall__
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Awaitable, Callable
+from random import getrandbits
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
@@ -58,7 +58,8 @@ def _request_id(request: HttpRequest, header_key: str) -> str:
     incoming = request.META.get(header_key)
     if incoming and _VALID_REQUEST_ID.fullmatch(incoming):
         return str(incoming)
-    return os.urandom(16).hex()
+    # A correlation id, not a secret: the per-process PRNG (reseeded after fork) is plenty.
+    return f"{getrandbits(128):032x}"
 
 
 def _route(request: HttpRequest) -> str:

@@ -45,6 +45,7 @@ from typing import IO, Any
 
 import structlog
 
+from instrumentation import conf
 from instrumentation.logging import render
 from instrumentation.logging.ecs import FIELD_NAMES, LEVEL_NUMBERS, LEVELS, StaticFields, nest
 from instrumentation.logging.redaction import REDACTED, Redactor
@@ -96,8 +97,6 @@ _environment_settings: Any = None
 def _settings() -> Any:
     """The current settings; outside a configured Django (gunicorn master) the environment."""
     global _environment_settings
-    from instrumentation import conf
-
     try:
         return conf.get_settings()
     except Exception:  # noqa: BLE001 - Django settings not configured in this process
