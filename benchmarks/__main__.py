@@ -23,11 +23,19 @@ def _log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+#: ``--configs`` / ``--rounds``: narrow the overhead section (e.g. while optimising one path).
+_overrides: dict[str, Any] = {}
+
+
 def run_overhead(quick: bool) -> dict[str, Any]:
     if quick:
         plan = overhead.Plan(configs=configs.QUICK, rounds=3, requests={"trivial": 500, "orm": 150})
     else:
         plan = overhead.Plan(configs=configs.FULL, rounds=7, requests={"trivial": 2000, "orm": 400})
+    if _overrides.get("configs"):
+        plan.configs = _overrides["configs"]
+    if _overrides.get("rounds"):
+        plan.rounds = _overrides["rounds"]
     return overhead.run(plan, _log)
 
 
@@ -138,7 +146,23 @@ def main(argv: list[str] | None = None) -> int:
         help="Markdown page to write (default docs/performance.md; not written by --quick unless given)",
     )
     parser.add_argument("--report-only", action="store_true", help="only regenerate the page from the JSON")
+    parser.add_argument(
+        "--configs", help=f"overhead configurations, comma-separated (known: {', '.join(configs.CONFIGS)})"
+    )
+    parser.add_argument("--rounds", type=int, help="overhead rounds")
     args = parser.parse_args(argv)
+    if args.configs:
+        chosen = tuple(c.strip() for c in args.configs.split(",") if c.strip())
+        for name in chosen:
+            try:
+                configs.get(name)
+            except ValueError as exc:
+                parser.error(str(exc))
+        _overrides["configs"] = chosen
+    if args.rounds:
+        _overrides["rounds"] = args.rounds
+    if (args.configs or args.rounds) and not args.output and not args.quick:
+        parser.error("--configs/--rounds give a partial run: pass --output (and --docs if wanted)")
 
     output = args.output or RESULTS / ("quick.json" if args.quick else "latest.json")
     docs = args.docs or (None if args.quick else DOCS)
