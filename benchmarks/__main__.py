@@ -31,7 +31,9 @@ def run_overhead(quick: bool) -> dict[str, Any]:
     if quick:
         plan = overhead.Plan(configs=configs.QUICK, rounds=3, requests={"trivial": 500, "orm": 150})
     else:
-        plan = overhead.Plan(configs=configs.FULL, rounds=7, requests={"trivial": 2000, "orm": 400})
+        plan = overhead.Plan(
+            configs=configs.FULL, rounds=7, requests={"trivial": 2000, "orm": 400}, replicas=2
+        )
     if _overrides.get("configs"):
         plan.configs = _overrides["configs"]
     if _overrides.get("rounds"):

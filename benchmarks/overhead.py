@@ -44,6 +44,13 @@ class Plan:
     views: Sequence[str] = VIEWS
     rounds: int = 7
     requests: dict[str, int] = field(default_factory=lambda: {"trivial": 2000, "orm": 400})
+    #: Processes per configuration for the headline configurations: two processes of the same
+    #: configuration can differ by a few percent (memory layout), so their rounds are averaged.
+    replicas: int = 1
+    replicated: Sequence[str] = ("bare", "ours-100", "anchor")
+
+    def processes(self, name: str) -> int:
+        return self.replicas if name in self.replicated else 1
 
 
 class WorkerError(RuntimeError):
@@ -132,16 +139,20 @@ class Worker:
         return final
 
 
-def start_workers(names: Sequence[str]) -> dict[str, Worker]:
-    workers: dict[str, Worker] = {}
+def start_workers(
+    names: Sequence[str], processes: Callable[[str], int] = lambda name: 1
+) -> dict[str, list[Worker]]:
+    workers: dict[str, list[Worker]] = {}
     try:
         for name in names:
-            workers[name] = Worker(name)
-        for worker in workers.values():
-            worker.wait_ready()
+            workers[name] = [Worker(name) for _ in range(processes(name))]
+        for group in workers.values():
+            for worker in group:
+                worker.wait_ready()
     except BaseException:
-        for worker in workers.values():
-            worker.close()
+        for group in workers.values():
+            for worker in group:
+                worker.close()
         raise
     return workers
 
@@ -150,14 +161,15 @@ def run(plan: Plan, log: Callable[[str], None] = print) -> dict[str, Any]:
     names = list(plan.configs)
     if "bare" not in names:
         names.insert(0, "bare")
-    log(f"overhead: starting {len(names)} worker processes")
-    workers = start_workers(names)
-    for name, worker in workers.items():
-        probe = worker.ready.get("probe", {})
-        if configs.get(name).tracing and not probe.get("spans"):
-            for started in workers.values():
-                started.close()
-            raise WorkerError(f"{name}: tracing is on but no span reached the sink: {probe}")
+    log(f"overhead: starting {sum(plan.processes(n) for n in names)} worker processes")
+    workers = start_workers(names, plan.processes)
+    for name, group in workers.items():
+        for worker in group:
+            probe = worker.ready.get("probe", {})
+            if configs.get(name).tracing and not probe.get("spans"):
+                for started in (w for g in workers.values() for w in g):
+                    started.close()
+                raise WorkerError(f"{name}: tracing is on but no span reached the sink: {probe}")
     samples: dict[str, dict[str, dict[str, list[float]]]] = {
         metric: {n: {v: [] for v in plan.views} for n in names} for metric in METRICS
     }
@@ -170,17 +182,23 @@ def run(plan: Plan, log: Callable[[str], None] = print) -> dict[str, Any]:
             for name in order:
                 for view in plan.views:
                     count = plan.requests[view]
-                    answer = workers[name].send({"cmd": "run", "view": view, "requests": count})
-                    statuses = answer.get("statuses", {})
-                    if set(statuses) != {"200 OK"}:
-                        raise WorkerError(f"{name} {view}: unexpected statuses {statuses}")
-                    samples["cpu"][name][view].append(answer["cpu_ns"] / count / 1000)
-                    samples["wall"][name][view].append(answer["ns"] / count / 1000)
+                    cpu: list[float] = []
+                    wall: list[float] = []
+                    for worker in workers[name]:
+                        answer = worker.send({"cmd": "run", "view": view, "requests": count})
+                        statuses = answer.get("statuses", {})
+                        if set(statuses) != {"200 OK"}:
+                            raise WorkerError(f"{name} {view}: unexpected statuses {statuses}")
+                        cpu.append(answer["cpu_ns"] / count / 1000)
+                        wall.append(answer["ns"] / count / 1000)
+                    samples["cpu"][name][view].append(sum(cpu) / len(cpu))
+                    samples["wall"][name][view].append(sum(wall) / len(wall))
             log(f"overhead: round {round_index + 1}/{plan.rounds} done ({time.monotonic() - started:.0f} s)")
     finally:
-        for name, worker in workers.items():
-            finals[name] = worker.close()
-    return summarise(plan, names, samples, {n: w.ready for n, w in workers.items()}, finals)
+        for name, group in workers.items():
+            closed = [worker.close() for worker in group]
+            finals[name] = closed[0]
+    return summarise(plan, names, samples, {n: g[0].ready for n, g in workers.items()}, finals)
 
 
 def summarise(
@@ -192,6 +210,7 @@ def summarise(
 ) -> dict[str, Any]:
     result: dict[str, Any] = {
         "rounds": plan.rounds,
+        "processes": {name: plan.processes(name) for name in names},
         "requests_per_round": dict(plan.requests),
         "views": list(plan.views),
         "metrics": {"cpu": "process CPU time (all threads)", "wall": "wall-clock time"},

@@ -133,7 +133,9 @@ def _overhead(section: dict[str, Any]) -> list[str]:
     lines = [
         f"Each configuration runs in its own process; {section['rounds']} rounds, each serving "
         + ", ".join(f"{n} requests of the {v} view" for v, n in section["requests_per_round"].items())
-        + " per configuration, configurations taking turns (rotating order). Times include exporting "
+        + " per configuration, configurations taking turns (rotating order)."
+        + _replicas_text(section)
+        + " Times include exporting "
         "the spans the requests produced. **CPU** is the process's CPU time (all threads, so "
         "background export work counts), steadier than wall-clock time on a busy machine; **wall** is "
         "wall-clock time. µs per request: median over the rounds, interquartile range. Overhead: median "
@@ -214,6 +216,18 @@ def _overhead(section: dict[str, Any]) -> list[str]:
     ]
     lines.extend(["Configurations:", "", *described, ""])
     return lines
+
+
+def _replicas_text(section: dict[str, Any]) -> str:
+    several = [name for name, count in section.get("processes", {}).items() if count > 1]
+    if not several:
+        return ""
+    count = section["processes"][several[0]]
+    names = ", ".join(f"`{n}`" for n in several)
+    return (
+        f" {names} run in {count} processes each, their rounds averaged (processes of one "
+        "configuration differ a little)."
+    )
 
 
 def _settings_text(settings: dict[str, Any] | None) -> str:
