@@ -114,7 +114,7 @@ class Redactor:
             text_alternatives = "|".join(re.escape(w).replace("_", "[-_ ]?") for w in words)
             self._text_pattern: re.Pattern[str] | None = re.compile(
                 rf"""(?ix)
-                \b(?P<key>[\w-]*?(?:{text_alternatives})[\w-]*) # a sensitive key, from a word start
+                \b(?P<key>[\w.-]*?(?:{text_alternatives})[\w.-]*) # a sensitive key (dotted too)
                 (?P<sep>["']?\s*(?:[=:]|%3[dD])\s*["']?)        # = : or %3D, possibly quoted
                 (?P<value>(?:(?:bearer|basic|token|digest)\s+)?  # an optional credential scheme
                   (?:(?!%26|%2[cC])[^\s&,;"'}})\]])+)            # the value up to a delimiter

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import math
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -28,6 +29,7 @@ from prometheus_client.multiprocess import mark_process_dead as _mark_live_gauge
 from prometheus_client.samples import Exemplar, Sample
 
 from instrumentation.metrics import exemplars
+from instrumentation.metrics.storage import ReservedMmapedDict
 
 LOCK_FILE = ".fleetobs.lock"
 MERGED_SUFFIX = "merged"
@@ -67,13 +69,38 @@ def mark_process_dead(pid: int, path: str | os.PathLike[str] | None = None) -> N
 
 
 def _add_into(target: Path, source: Path) -> None:
-    merged = MmapedDict(str(target))
+    """Write ``target`` + ``source`` to a new file and swap it in, so a failure changes nothing."""
+    totals: dict[str, tuple[float, float]] = {}
+    if target.exists():
+        for key, value, timestamp, _position in MmapedDict.read_all_values_from_file(str(target)):
+            totals[key] = (value, timestamp)
+    for key, value, timestamp, _position in MmapedDict.read_all_values_from_file(str(source)):
+        current = totals.get(key, (0.0, 0.0))[0]
+        totals[key] = (_sum_rounded_up(current, value), timestamp)
+    temporary = target.with_name(f".{target.name}.tmp")
+    temporary.unlink(missing_ok=True)
+    merged = ReservedMmapedDict(str(temporary))
     try:
-        for key, value, timestamp, _position in MmapedDict.read_all_values_from_file(str(source)):
-            current, _ = merged.read_value(key)
-            merged.write_value(key, current + value, timestamp)
-    finally:
+        for key, (value, timestamp) in totals.items():
+            merged.write_value(key, value, timestamp)
+    except BaseException:
         merged.close()
+        temporary.unlink(missing_ok=True)
+        raise
+    merged.close()
+    temporary.replace(target)
+
+
+def _sum_rounded_up(a: float, b: float) -> float:
+    """``a + b``, never below the exact sum: a merged total must not undercut the values it replaces.
+
+    Whole numbers (request counts) add exactly; a fractional sum that had to be rounded is
+    rounded up by one unit in the last place, so a scrape after the merge never reads less.
+    """
+    total = math.fsum((a, b))
+    if total - a != b or total - b != a:
+        total = math.nextafter(total, math.inf)
+    return total
 
 
 def clear_directory(path: str | os.PathLike[str] | None = None) -> None:
@@ -96,13 +123,34 @@ class FleetCollector:
         directory = _directory(self._path)
         with _locked(directory, exclusive=False):
             files = [str(path) for path in directory.glob("*.db")]
-            families = list(MultiProcessCollector.merge(files, accumulate=True))
+            families = _merge(files)
             stored = exemplars.read_all(directory)
         if stored:
             for family in families:
                 if family.type == "histogram":
                     family.samples = [_with_exemplar(sample, stored) for sample in family.samples]
         return families
+
+
+def _merge(files: list[str]) -> list[Any]:
+    """prometheus_client's merge, with totals summed exactly (``math.fsum``) in any file order.
+
+    Float addition depends on order; summed file by file, a fractional counter could read a
+    hair lower after a dead worker's file is folded into the merged one, and Prometheus would
+    take that for a counter reset.
+    """
+    metrics = MultiProcessCollector._read_metrics(files)
+    for family in metrics.values():
+        if family.type == "gauge":
+            continue
+        grouped: dict[tuple[str, Any], list[float]] = {}
+        first: dict[tuple[str, Any], Sample] = {}
+        for sample in family.samples:
+            key = (sample.name, sample.labels)
+            grouped.setdefault(key, []).append(sample.value)
+            first.setdefault(key, sample)
+        family.samples = [first[key]._replace(value=math.fsum(values)) for key, values in grouped.items()]
+    return list(MultiProcessCollector._accumulate_metrics(metrics, True))
 
 
 def _with_exemplar(sample: Sample, stored: dict[exemplars.ExemplarKey, exemplars.Exemplar]) -> Sample:

@@ -18,6 +18,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
 
 from instrumentation.catalog import METRICS, Metric
+from instrumentation.metrics import storage
 
 _lock = threading.Lock()
 _metrics: dict[str, Any] = {}
@@ -45,6 +46,7 @@ def _recreate_directory() -> None:
 
 
 def _ensure_value_class() -> None:
+    storage.install()
     _recreate_directory()
     multiprocess = getattr(values.ValueClass, "_multiprocess", False)
     if is_multiprocess() != multiprocess:

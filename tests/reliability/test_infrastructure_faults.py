@@ -137,15 +137,6 @@ def _fill(directory: Path) -> Path:
     return filler
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "prometheus_client maps sparse files (MmapedDict truncates, then writes through the map): "
-        "on a full filesystem the first write to a new page raises SIGBUS and kills the worker; "
-        "instrumentation.metrics should reserve the space (os.posix_fallocate) so ENOSPC surfaces "
-        "as an exception the error boundary catches"
-    ),
-)
 def test_full_metrics_directory(private_database: Path, tmp_path: Path) -> None:
     with _tiny_tmpfs(tmp_path / "metrics") as metrics_dir:
         env = shop_env(

@@ -123,14 +123,6 @@ def test_killed_and_recycled_workers_keep_counters_exact_and_monotonic(
         assert len(files) <= per_type * (len(live) + 1), sorted(files)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "instrumentation.metrics.multiprocess: the scrape sums per-worker float values in file order, "
-        "and mark_process_dead stores merged + dead rounded to nearest, so a fractional counter can "
-        "drop by ~1e-14 when a worker is merged; Prometheus counts that as a counter reset"
-    ),
-)
 def test_merging_a_dead_worker_never_lowers_a_fractional_counter(tmp_path: Path) -> None:
     from prometheus_client.mmap_dict import MmapedDict, mmap_key
 
