@@ -45,6 +45,7 @@ _attach = context_api.attach
 _detach = context_api.detach
 _set_span_in_context = trace_api.set_span_in_context
 _MAX_HOSTS = 64
+_allowed_hosts: dict[str, tuple[object, bool]] = {}
 _hosts: dict[str, tuple[str, int | None]] = {}
 
 
@@ -69,6 +70,25 @@ class RequestHandle:
         if type(span) is FastSpan:
             return span.ids()[0]
         return trace_hex(self.trace_id)
+
+
+def _host_allowed(host: str) -> bool:
+    """Whether Django's ``ALLOWED_HOSTS`` accepts ``host`` (cached per header value and setting)."""
+    from django.conf import settings
+
+    patterns = settings.ALLOWED_HOSTS
+    cached = _allowed_hosts.get(host)
+    if cached is not None and cached[0] is patterns:
+        return cached[1]
+    from django.http.request import split_domain_port, validate_host
+
+    effective = patterns or ([".localhost", "127.0.0.1", "[::1]"] if settings.DEBUG else [])
+    domain, _port = split_domain_port(host)
+    allowed = bool(domain) and validate_host(domain, effective)
+    if len(_allowed_hosts) >= _MAX_HOSTS:
+        _allowed_hosts.clear()
+    _allowed_hosts[host] = (patterns, allowed)
+    return allowed
 
 
 def _server_address(host: str) -> tuple[str, int | None]:
@@ -109,7 +129,10 @@ def _attributes(request: Any, meta: Any, limit: int) -> tuple[dict[str, Any], st
     agent = meta.get("HTTP_USER_AGENT")
     if agent:
         attributes["user_agent.original"] = agent[:limit]
-    host = meta.get("HTTP_HOST") or meta.get("SERVER_NAME")
+    host = meta.get("HTTP_HOST")
+    if not host or not _host_allowed(host):
+        # A Host header Django would reject (DisallowedHost) is attacker-controlled text.
+        host = meta.get("SERVER_NAME")
     if host:
         address, port = _server_address(host)
         attributes["server.address"] = address

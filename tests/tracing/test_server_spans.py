@@ -395,3 +395,14 @@ def test_internal_errors_never_reach_the_view(
     response = Client().get("/ok/")  # ...users never do
     assert response.status_code == 200
     assert spans.get_finished_spans() == ()
+
+
+def test_a_host_django_rejects_never_becomes_server_address(spans: InMemorySpanExporter) -> None:
+    from django.test import override_settings
+
+    with override_settings(ALLOWED_HOSTS=["shop.example"]):
+        response = Client().get("/items/7/", HTTP_HOST="evil.example\r\nX-Injected: 1")
+    assert response.status_code == 400  # DisallowedHost
+    span = _server(spans)
+    assert "evil" not in str(span.attributes.get("server.address"))
+    assert span.attributes.get("server.address") == "testserver"
