@@ -16,7 +16,10 @@ exemplars must also get exemplars with a ``trace_id`` from Prometheus.
 Panels that need signals the sample fleet cannot produce are listed in :data:`ALLOWED_DEAD` with
 the reason; any other dead panel fails the test. To give the database error panels data, two
 extra one-worker instances join the fleet with a database that refuses connections and one whose
-queries fail (PostgreSQL with an empty ``search_path``).
+queries fail (PostgreSQL with an empty ``search_path``). To give the task panels data, the
+instances queue their orders on a Redis broker and a real Celery worker, scraped under the same
+job, processes them; the error burst of the fault switch makes some order tasks retry and some
+fail for good.
 """
 
 from __future__ import annotations
@@ -36,7 +39,12 @@ from dashboards import generate, provisioning, uids
 from sample_app.fleet import GUNICORN_CONFIG, SETTINGS_MODULE, WSGI_MODULE, Fleet
 from sample_app.traffic import LoadGenerator
 from tests.dashboards import walk
-from tests.support.fixtures import FleetFactory, fleet_factory  # noqa: F401 - pytest fixture
+from tests.support.fixtures import (  # noqa: F401 - fleet_factory is a pytest fixture
+    FleetFactory,
+    TaskWorker,
+    fleet_factory,
+    start_task_worker,
+)
 from tests.support.procs import Gunicorn, free_port, http_request, in_ci
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -57,7 +65,15 @@ TRAFFIC_READY = {
     "slow requests": 'sum(http_server_request_duration_seconds_count{http_route="shop/slow/"})',
     "database connection errors": "sum(fleetobs_db_connection_errors_total)",
     "database query errors": "sum(fleetobs_db_errors_total)",
+    "tasks queued": "sum(fleetobs_task_published_total)",
+    "task successes": 'sum(fleetobs_task_executions_total{task_state="success"})',
+    "task retries": 'sum(fleetobs_task_executions_total{task_state="retry"})',
+    "task failures": 'sum(fleetobs_task_executions_total{task_state="failure"})',
+    "task queue waits": "sum(fleetobs_task_queue_wait_seconds_count)",
 }
+#: While traffic runs: the flaky endpoint fails often, and an error burst fails some requests and
+#: makes order tasks retry (and, after their last retry, fail).
+TRAFFIC_FAULTS = {"failure_rate": 0.5, "error_rate": 0.4}
 
 #: Instances added to the fleet whose database fails, so the error panels have something to show:
 #: one whose PostgreSQL refuses connections (nothing listens on the port), one whose queries fail
@@ -67,23 +83,14 @@ BROKEN_DATABASES = {
     "shop-no-schema": "postgresql://postgres@127.0.0.1:5432/test?options=-csearch_path%3Dfleetobs_no_such_schema",
 }
 POSTGRES = ("127.0.0.1", 5432)
+#: The Celery broker of the fleet: a Redis database no other test uses (it is emptied first).
+BROKER = "redis://127.0.0.1:6379/12"
+REDIS = ("127.0.0.1", 6379)
+#: The Celery worker's ``instance`` label.
+WORKER = "shop-worker"
 
-_NOT_CONNECTED = (
-    "task metrics are counted by instrumentation.celery's signal handlers, which the sample app's "
-    "web processes do not connect, and the test fleet has no broker or worker (tasks run eagerly)"
-)
-_NEVER_FAILS = "the sample shop's only task (shop.process_order) never fails or retries"
 #: (dashboard uid, panel title) -> why the sample fleet cannot give it data.
-ALLOWED_DEAD: dict[tuple[str, str], str] = {
-    (uids.TASKS, "Tasks queued"): _NOT_CONNECTED,
-    (uids.TASKS, "Tasks finished by outcome"): _NOT_CONNECTED,
-    (uids.TASKS, "Failure ratio by task"): _NOT_CONNECTED,
-    (uids.TASKS, "Run time p50 / p95"): _NOT_CONNECTED,
-    (uids.TASKS, "Queue wait p95"): _NOT_CONNECTED,
-    (uids.TASKS, "Tasks"): _NOT_CONNECTED,
-    (uids.TASKS, "Failures"): _NEVER_FAILS,
-    (uids.TASKS, "Retries"): _NEVER_FAILS,
-}
+ALLOWED_DEAD: dict[tuple[str, str], str] = {}
 
 
 def expand(expr: str, dashboard: dict[str, Any]) -> str:
@@ -132,14 +139,37 @@ def evaluate(fleet: Fleet, expr: str, *, instant: bool, now: float) -> tuple[str
     return None, len(result)
 
 
-def _require_postgres() -> None:
+def _require_service(name: str, address: tuple[str, int]) -> None:
     try:
-        socket.create_connection(POSTGRES, timeout=2).close()
+        socket.create_connection(address, timeout=2).close()
     except OSError:
-        message = f"PostgreSQL is not listening on {POSTGRES[0]}:{POSTGRES[1]}"
+        message = f"{name} is not listening on {address[0]}:{address[1]}"
         if in_ci():
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
+
+
+def _empty_broker() -> None:
+    """Drop messages a previous, interrupted run may have left in the broker's database."""
+    import redis
+
+    client = redis.Redis.from_url(BROKER)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
+def _scrape(fleet: Fleet, address: str, instance: str) -> None:
+    """Add a target to the fleet's job, labelled like the instances (Prometheus reloads later)."""
+    assert fleet.prometheus is not None
+    group = {"targets": [address], "labels": {"instance": instance, "environment": ENVIRONMENT}}
+    fleet.prometheus.scrape_configs[0]["static_configs"].append(group)
+
+
+def _target_count(fleet: Fleet) -> int:
+    assert fleet.prometheus is not None
+    return sum(len(group["targets"]) for group in fleet.prometheus.scrape_configs[0]["static_configs"])
 
 
 def _start_broken_instances(fleet: Fleet) -> Iterator[Gunicorn]:
@@ -159,10 +189,7 @@ def _start_broken_instances(fleet: Fleet) -> Iterator[Gunicorn]:
         )
         app.start()
         yield app
-        group = {"targets": [app.address], "labels": {"instance": name, "environment": ENVIRONMENT}}
-        fleet.prometheus.scrape_configs[0]["static_configs"].append(group)
-    fleet.prometheus.reload()
-    fleet.prometheus.wait_for_targets_up(len(fleet.instances) + len(BROKEN_DATABASES))
+        _scrape(fleet, app.address, name)
 
 
 class _DiscardingOtlpHandler(BaseHTTPRequestHandler):
@@ -197,15 +224,27 @@ def fleet_under_traffic(
     fleet_factory: FleetFactory,  # noqa: F811 - the imported fixture
     otlp_endpoint: str,
 ) -> Iterator[Fleet]:
-    _require_postgres()
+    _require_service("PostgreSQL", POSTGRES)
+    _require_service("Redis", REDIS)
+    _empty_broker()
     # Every request traced and exported, so latency histogram buckets carry trace-id exemplars.
-    tracing = {"OTEL_TRACES_SAMPLER": "always_on", "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint}
-    fleet = fleet_factory(environment=ENVIRONMENT, env=tracing)
+    # Orders are queued on the broker (the cache stays in local memory: REDIS_URL is unset).
+    env = {
+        "OTEL_TRACES_SAMPLER": "always_on",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint,
+        "CELERY_BROKER_URL": BROKER,
+    }
+    fleet = fleet_factory(environment=ENVIRONMENT, env=env)
     assert fleet.prometheus is not None
     broken: list[Gunicorn] = []
+    worker: TaskWorker | None = None
     try:
+        worker = start_task_worker(fleet, WORKER)
+        _scrape(fleet, worker.address, WORKER)
         broken.extend(_start_broken_instances(fleet))
-        fleet.set_faults(failure_rate=0.5)
+        fleet.prometheus.reload()
+        fleet.prometheus.wait_for_targets_up(_target_count(fleet))
+        fleet.set_faults(**TRAFFIC_FAULTS)
         with LoadGenerator([app.url for app in fleet.instances], rate=25, users=6):
             started = time.monotonic()
             pending = dict(TRAFFIC_READY)
@@ -216,7 +255,10 @@ def fleet_under_traffic(
                     if (fleet.prometheus.query_value(expr) or 0) > 0:
                         del pending[name]
                 if time.monotonic() - started > 120:
-                    pytest.fail(f"the sample fleet produced no {sorted(pending)} within 120 s", pytrace=False)
+                    detail = f"\n--- {worker.log_path} ---\n{worker.log_tail()}"
+                    pytest.fail(
+                        f"the sample fleet produced no {sorted(pending)} within 120 s{detail}", pytrace=False
+                    )
                 time.sleep(1)
         fleet.clear_faults()
         time.sleep(3)  # a few more scrapes after the last requests
@@ -225,6 +267,9 @@ def fleet_under_traffic(
         fleet.clear_faults()
         for app in broken:
             app.stop()
+        if worker is not None:
+            worker.stop()
+        _empty_broker()
 
 
 def test_every_prometheus_panel_returns_data(fleet_under_traffic: Fleet) -> None:
