@@ -24,10 +24,13 @@ What they do:
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import tempfile
 from typing import Any
+
+from gunicorn.glogging import Logger as GunicornLogger
 
 from instrumentation.metrics import multiprocess
 
@@ -50,10 +53,23 @@ def _gunicorn_logconfig() -> dict[str, Any] | None:
     return config
 
 
+class FleetLogger(GunicornLogger):  # type: ignore[misc]
+    """gunicorn's logger, minus the access-log work when the access log is off.
+
+    With a ``logconfig_dict``, gunicorn builds every request's access-log atoms even when the
+    ``gunicorn.access`` logger discards the line: tens of microseconds per request for nothing.
+    """
+
+    def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
+        if self.access_log.isEnabledFor(logging.INFO):
+            super().access(resp, req, environ, request_time)
+
+
 if os.environ.get("FLEETOBS_GUNICORN_JSON_LOGS", "1") != "0":
     _config = _gunicorn_logconfig()
     if _config:
         logconfig_dict = _config
+        logger_class = "instrumentation.gunicorn.FleetLogger"
 
 
 def on_starting(server: Any) -> None:

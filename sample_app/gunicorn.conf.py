@@ -9,9 +9,9 @@ the environment so the same file serves the demo, the tests and the container im
 import os
 
 from instrumentation import gunicorn as _fleetobs_hooks
-from instrumentation.gunicorn import child_exit, on_exit, on_starting, post_fork, worker_exit
+from instrumentation.gunicorn import child_exit, on_exit, on_starting, post_fork, when_ready, worker_exit
 
-__all__ = ["child_exit", "on_exit", "on_starting", "post_fork", "worker_exit"]
+__all__ = ["child_exit", "on_exit", "on_starting", "post_fork", "when_ready", "worker_exit"]
 
 wsgi_app = "sample_app.wsgi:application"
 bind = os.environ.get("SHOP_BIND", "127.0.0.1:8000")
@@ -30,3 +30,4 @@ accesslog = None
 control_socket_disable = True
 if hasattr(_fleetobs_hooks, "logconfig_dict"):
     logconfig_dict = _fleetobs_hooks.logconfig_dict
+    logger_class = _fleetobs_hooks.logger_class
