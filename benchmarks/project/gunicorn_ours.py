@@ -13,6 +13,7 @@ worker_exit = _hooks.worker_exit
 on_exit = _hooks.on_exit
 if hasattr(_hooks, "logconfig_dict"):
     logconfig_dict = _hooks.logconfig_dict
+    logger_class = _hooks.logger_class
 
 __all__ = [
     "child_exit",
