@@ -724,13 +724,41 @@ def minimal_alertmanager_config(
     }
 
 
-class WebhookReceiver:
+class _InProcessServer:
+    """An HTTP server on a daemon thread of this process: ``start()``/``stop()``, or ``with``."""
+
+    thread_name = "in-process-server"
+    _server: ThreadingHTTPServer
+    _thread: threading.Thread | None
+
+    def start(self) -> Self:
+        self._thread = threading.Thread(target=self._server.serve_forever, name=self.thread_name, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._server.server_close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class WebhookReceiver(_InProcessServer):
     """A tiny threaded HTTP server that records Alertmanager webhook payloads.
 
     ``on_payload`` is called (in the server thread) with each decoded payload; the demo uses it to
     print alerts as they arrive. Any path is accepted, so one receiver can serve several
     Alertmanager receivers (``/critical``, ``/warning``...); the path is kept as ``_path``.
     """
+
+    thread_name = "webhook-receiver"
 
     def __init__(self, *, port: int = 0, on_payload: Callable[[dict[str, Any]], None] | None = None) -> None:
         self._payloads: list[dict[str, Any]] = []
@@ -777,26 +805,6 @@ class WebhookReceiver:
     def url(self) -> str:
         return f"http://{LOOPBACK}:{self.port}/"
 
-    def start(self) -> Self:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="webhook-receiver", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
     def _record(self, payload: dict[str, Any]) -> None:
         with self._lock:
             self._payloads.append(payload)
@@ -841,7 +849,7 @@ class WebhookReceiver:
         return [alert for payload in self._payloads for alert in payload.get("alerts", [])]
 
 
-class TraceSink:
+class TraceSink(_InProcessServer):
     """Accepts OTLP/HTTP exports (``POST /v1/traces``) and only counts them.
 
     Gives the instrumentation somewhere to send spans when no tracing backend runs (the demo, the
@@ -849,6 +857,8 @@ class TraceSink:
     Prometheus with exemplar storage keeps. An empty 200 response is a valid (empty)
     ``ExportTraceServiceResponse``.
     """
+
+    thread_name = "trace-sink"
 
     def __init__(self, *, port: int = 0) -> None:
         self.requests = 0
@@ -879,24 +889,6 @@ class TraceSink:
     def endpoint(self) -> str:
         """The value for ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``."""
         return f"http://{LOOPBACK}:{self._server.server_address[1]}/v1/traces"
-
-    def start(self) -> Self:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="trace-sink", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
 
 def alert_named(name: str, status: str = "firing", **labels: str) -> Callable[[dict[str, Any]], bool]:
