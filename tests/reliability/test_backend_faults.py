@@ -6,7 +6,7 @@ steady 25 requests per second, and must come back from each without a restart:
 ========================  ===================================================================
 OTLP collector            down (connection refused), refusing (503), blackholed (accepts,
                           never answers), slow (1 s per export)
-Elasticsearch shipping    down, answering 429, answering 500, slow (0.25 s per bulk request)
+Elasticsearch shipping    down, answering 429, answering 500, slow (0.1 s per bulk request)
 ========================  ===================================================================
 
 For each fault, compared with a healthy phase measured just before it: requests all succeed
@@ -202,7 +202,9 @@ def _es_mode(mode: str) -> object:
 
 
 def _es_slow(es: FakeElasticsearch) -> None:
-    es.delay = 0.25
+    # Slow but able to keep up: 100 ms per bulk of 4 lines is 40 lines/s per worker, several
+    # times the load; 250 ms left too little headroom on a busy 2-core machine (one line dropped).
+    es.delay = 0.1
 
 
 def _es_healthy(es: FakeElasticsearch) -> None:
