@@ -14,6 +14,7 @@ import ipaddress
 import os
 import socket
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from typing import Any
 
 SETTING_NAME = "FLEET_OBSERVABILITY"
@@ -130,8 +131,9 @@ class Settings:
     # Derived, not settable: resolved once per process.
     host_name: str = field(default_factory=socket.gethostname)
 
-    @property
+    @cached_property
     def metrics_excluded(self) -> frozenset[str]:
+        """``METRICS_EXCLUDED_ROUTES`` as a set (read twice per request: computed once)."""
         return frozenset(self.metrics_excluded_routes)
 
 

@@ -20,6 +20,7 @@ from django.http import HttpRequest, HttpResponseBase
 
 from instrumentation import conf, db, tracing
 from instrumentation import logging as fleet_logging
+from instrumentation._headers import set_header
 from instrumentation._request import RequestInfo
 from instrumentation._safety import internal_error
 from instrumentation.catalog import HTTP_METHODS, UNMATCHED_ROUTE
@@ -101,7 +102,13 @@ def _begin(request: HttpRequest) -> _RequestState:
     except Exception as exc:  # noqa: BLE001
         internal_error(exc, "middleware.begin.tracing")
     try:
-        state.log_token = fleet_logging.begin_request(request, state.request_id)
+        span = state.span
+        if span is None:
+            state.log_token = fleet_logging.begin_request(request, state.request_id)
+        else:  # the ids of the span just started, without looking it up in the context again
+            state.log_token = fleet_logging.begin_request(
+                request, state.request_id, tracing.request_ids(span)
+            )
     except Exception as exc:  # noqa: BLE001
         internal_error(exc, "middleware.begin.logging")
     return state
@@ -156,7 +163,7 @@ def _finish(
         internal_error(exc, "middleware.finish.metrics")
     if response is not None:
         try:
-            response[settings.request_id_header] = state.request_id
+            set_header(response, settings.request_id_header, state.request_id)
         except Exception as exc:  # noqa: BLE001
             internal_error(exc, "middleware.finish.header")
     try:

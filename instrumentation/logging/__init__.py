@@ -64,9 +64,13 @@ def shutdown() -> None:
     pipeline.shutdown()
 
 
-def begin_request(request: Any, request_id: str) -> Any:
-    """Bind the request's context (ids, method, path) for every log line until finish."""
-    token: Token[Any] = context.begin_request(request, request_id)
+def begin_request(request: Any, request_id: str, ids: Any = context.CURRENT) -> Any:
+    """Bind the request's context (ids, method, path) for every log line until finish.
+
+    ``ids``: the request's ``(trace id, span id)``, or ``None``, when the caller knows them;
+    by default they are read from the current span.
+    """
+    token: Token[Any] = context.begin_request(request, request_id, ids)
     return token
 
 

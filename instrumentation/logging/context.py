@@ -32,6 +32,7 @@ from typing import Any
 
 from django.utils.functional import LazyObject, empty
 
+from instrumentation.catalog import HTTP_METHODS
 from instrumentation.logging import pipeline as pipeline_module
 from instrumentation.logging import render
 from instrumentation.logging.requestvars import RequestContext, add_request_fields
@@ -49,6 +50,9 @@ __all__ = [
 ]
 
 _METHOD_LIMIT = 32
+_METHODS = {method: method for method in HTTP_METHODS}
+#: ``begin_request``'s default for ``ids``: read the current span's.
+CURRENT = object()
 _IP_CACHE_LIMIT = 1024
 
 
@@ -62,17 +66,23 @@ def current_request() -> RequestContext | None:
     return _current.get()
 
 
-def begin_request(request: Any, request_id: str) -> Token[RequestContext | None]:
-    """Bind the request's context for every logger; returns the token for :func:`finish_request`."""
+def begin_request(request: Any, request_id: str, ids: Any = CURRENT) -> Token[RequestContext | None]:
+    """Bind the request's context for every logger; returns the token for :func:`finish_request`.
+
+    ``ids`` are the request's ``(trace id, span id)`` when the caller knows them (the
+    middleware, from the server span it just started); by default the current span's.
+    """
     pipeline = pipeline_module.current()
     redactor = pipeline.redactor
     meta = request.META
-    method = redactor.clean(str(request.method or ""), limit=_METHOD_LIMIT)
+    raw_method = request.method or ""
+    method = _METHODS.get(raw_method) or redactor.clean(str(raw_method), limit=_METHOD_LIMIT)
     path = redactor.clean(request.path)
     query = meta.get("QUERY_STRING", "")
     if query:
         query = redactor.clean(redactor.redact_query(query))
-    ctx = RequestContext(redactor.clean(request_id, limit=128), method, path, query, _ids())
+    trace_ids = _ids() if ids is CURRENT else ids
+    ctx = RequestContext(redactor.clean(request_id, limit=128), method, path, query, trace_ids)
     return _current.set(ctx)
 
 

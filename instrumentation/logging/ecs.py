@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from instrumentation import _process
 from instrumentation.catalog.log_fields import ECS_VERSION, LOG_FIELDS
 
 __all__ = [
@@ -114,7 +115,7 @@ class StaticFields:
 
     def for_current_process(self) -> StaticFields:
         """Refresh the pid when this process is a fork of the one that built the fields."""
-        pid = os.getpid()
+        pid = _process.pid()
         if pid != self._pid:
             self._pid = pid
             self.process = {"pid": pid}

@@ -22,6 +22,7 @@ _JSON_OPTIONS = orjson.OPT_APPEND_NEWLINE
 # (second, "YYYY-MM-DDTHH:MM:SS") of the last timestamp: one tuple, replaced atomically, so
 # threads racing on it can only recompute, never pair a second with another second's text.
 _last: tuple[int, str] = (-1, "")
+_MILLISECONDS = tuple(f".{ms:03d}Z" for ms in range(1000))
 
 
 def format_timestamp(epoch: float) -> str:
@@ -32,7 +33,7 @@ def format_timestamp(epoch: float) -> str:
     if second != cached_second:
         prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         _last = (second, prefix)
-    return f"{prefix}.{int((epoch - second) * 1000):03d}Z"
+    return prefix + _MILLISECONDS[int((epoch - second) * 1000)]
 
 
 def _repair(value: Any) -> Any:

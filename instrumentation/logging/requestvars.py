@@ -17,7 +17,7 @@ __all__ = ["RequestContext", "add_request_fields", "current", "current_ids"]
 class RequestContext:
     """What every line logged during one request carries."""
 
-    __slots__ = ("flat", "method", "path", "query", "request_id", "span_id", "trace_id")
+    __slots__ = ("_flat", "method", "path", "query", "request_id", "span_id", "trace_id")
 
     def __init__(
         self, request_id: str, method: str, path: str, query: str, ids: tuple[str, str] | None
@@ -28,16 +28,24 @@ class RequestContext:
         self.query = query
         self.trace_id = ids[0] if ids else None
         self.span_id = ids[1] if ids else None
-        flat: dict[str, Any] = {
-            "http.request.id": request_id,
-            "http.request.method": method,
-            "url.path": path,
-        }
-        if ids:
-            flat["trace.id"] = ids[0]
-            flat["span.id"] = ids[1]
-            flat["transaction.id"] = ids[1]
-        self.flat = flat
+        self._flat: dict[str, Any] | None = None
+
+    @property
+    def flat(self) -> dict[str, Any]:
+        """The fields as flat ECS keys (built when a line other than the access line needs them)."""
+        flat = self._flat
+        if flat is None:
+            flat = {
+                "http.request.id": self.request_id,
+                "http.request.method": self.method,
+                "url.path": self.path,
+            }
+            if self.trace_id is not None:
+                flat["trace.id"] = self.trace_id
+                flat["span.id"] = self.span_id
+                flat["transaction.id"] = self.span_id
+            self._flat = flat
+        return flat
 
 
 current: ContextVar[RequestContext | None] = ContextVar("fleetobs_request", default=None)

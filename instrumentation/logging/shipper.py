@@ -42,6 +42,8 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from instrumentation import _process
+
 __all__ = ["Shipper", "from_settings", "reset"]
 
 logger = logging.getLogger("fleetobs.shipper")
@@ -162,7 +164,7 @@ class Shipper:
     # --- producer side (request threads) ------------------------------------------------------
     def put(self, data: bytes) -> bool:
         """Queue one JSON line; ``False`` if it was dropped. Never blocks on the network."""
-        if self._pid != os.getpid():
+        if self._pid != _process.pid():
             self._after_fork()
         size = len(data)
         with self._cond:

@@ -17,6 +17,8 @@ import threading
 import time
 from pathlib import Path
 
+from instrumentation import _process
+
 # (series name, sorted label pairs including le) -> (trace id, observed value, unix time)
 ExemplarKey = tuple[str, tuple[tuple[str, str], ...]]
 Exemplar = tuple[str, float, float]
@@ -44,7 +46,7 @@ def local() -> dict[ExemplarKey, Exemplar]:
 def ensure_flusher(directory: str) -> None:
     """Start this process's flush thread if it is not running (cheap to call per request)."""
     global _flusher_pid
-    pid = os.getpid()
+    pid = _process.pid()
     if _flusher_pid == pid:
         return
     with _lock:

@@ -14,7 +14,7 @@ from typing import Any
 from prometheus_client.utils import floatToGoString
 
 from instrumentation.catalog import metric
-from instrumentation.metrics import exemplars
+from instrumentation.metrics import exemplars, fast
 from instrumentation.metrics.registry import get, is_multiprocess, multiprocess_dir
 
 DURATION = "http_server_request_duration_seconds"
@@ -43,9 +43,9 @@ def _build(method: str, route: str, status: int) -> _Series:
         for bound in (*_BOUNDS, float("inf"))
     )
     series = _Series(
-        duration=get(DURATION).labels(method, route, status_text),
-        request_size=get("http_server_request_body_size_bytes").labels(method, route),
-        response_size=get("http_server_response_body_size_bytes").labels(method, route),
+        duration=fast.wrap(get(DURATION).labels(method, route, status_text)),
+        request_size=fast.wrap(get("http_server_request_body_size_bytes").labels(method, route)),
+        response_size=fast.wrap(get("http_server_response_body_size_bytes").labels(method, route)),
         exemplar_keys=keys,
     )
     _series[(method, route, status)] = series
@@ -75,7 +75,7 @@ def observe(
     else:
         directory = _multiprocess_directory()
         if directory is None:
-            series.duration.observe(seconds, {"trace_id": trace_id})
+            series.duration.observe_with_trace(seconds, trace_id)
         else:
             series.duration.observe(seconds)
             exemplars.record(series.exemplar_keys[bisect.bisect_left(_BOUNDS, seconds)], trace_id, seconds)
@@ -87,11 +87,11 @@ def observe(
 
 
 def route_series(route: str) -> tuple[Any, Any]:
-    """The per-route children of the queries-per-request histogram and the N+1 counter."""
+    """The per-route queries-per-request histogram (``observe``) and N+1 counter (``inc``)."""
     found = _route_series.get(route)
     if found is None:
         found = (
-            get("fleetobs_db_queries_per_request").labels(route),
+            fast.wrap(get("fleetobs_db_queries_per_request").labels(route)),
             get("fleetobs_db_n_plus_one").labels(route),
         )
         _route_series[route] = found

@@ -18,6 +18,7 @@ import threading
 import time
 from pathlib import Path
 
+from instrumentation import _process
 from instrumentation.metrics.registry import get
 
 INTERVAL = 5.0
@@ -39,7 +40,7 @@ def set_capacity(threads_per_worker: int) -> None:
 def ensure_sampler() -> None:
     """Start this process's sampler thread if it is not running (cheap to call per request)."""
     global _sampler_pid
-    pid = os.getpid()
+    pid = _process.pid()
     if _sampler_pid == pid:
         return
     with _lock:

@@ -42,6 +42,7 @@ __all__ = [
     "finish_request",
     "force_flush",
     "record_exception",
+    "request_ids",
     "reset",
     "sampled_trace_id",
     "setup",
@@ -120,6 +121,17 @@ def sampled_trace_id(handle: Any) -> str | None:
         return result
     except Exception as exc:  # noqa: BLE001
         internal_error(exc, "tracing.sampled_trace_id")
+        return None
+
+
+def request_ids(handle: Any) -> tuple[str, str] | None:
+    """``(trace id, span id)`` in hex of the request's server span (``handle``: ``start_request``'s)."""
+    if handle is None:
+        return None
+    try:
+        return server.handle_ids(handle)
+    except Exception as exc:  # noqa: BLE001
+        internal_error(exc, "tracing.request_ids")
         return None
 
 

@@ -37,11 +37,12 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext
 
-from instrumentation.tracing.spans import MAX_ATTRIBUTES, FastSpan
+from instrumentation.tracing.spans import _UNSET, MAX_ATTRIBUTES, FastSpan
 
 _pack_q = struct.Struct("<Q").pack
 _pack_d = struct.Struct("<d").pack
 _pack_i = struct.Struct("<I").pack
+_pack_times = struct.Struct("<BQBQ").pack
 _INT64_MIN = -(1 << 63)
 _INT64_MAX = (1 << 63) - 1
 _HAS_IS_REMOTE = 0x100
@@ -119,10 +120,12 @@ def _any_value(value: Any) -> bytes | None:
 
 
 _CACHE_LIMIT = 4096
-_CACHEABLE = frozenset((str, int, bool, float))
-# Encoded KeyValue fields by (tag, key, value type, value): most attribute pairs repeat across
-# spans (method, route, status, db.system, the normalised SQL), so they are encoded once.
-_kv_cache: dict[tuple[bytes, str, type, Any], bytes] = {}
+_CACHEABLE = frozenset((str, int, bool))
+# Encoded KeyValue fields, per tag, by the (key, value) item itself with the value's type kept
+# beside the bytes (1, 1.0 and True are equal keys but encode differently): most attribute
+# pairs repeat across spans (method, route, status, db.system, the normalised SQL), so they
+# are encoded once. Floats are not kept: they rarely repeat.
+_kv_caches: dict[bytes, dict[tuple[str, Any], tuple[type, bytes]]] = {}
 
 
 def _key_value(tag: bytes, key: str, value: Any) -> bytes | None:
@@ -138,20 +141,24 @@ def _key_values(attributes: Mapping[str, Any] | None, tag: bytes) -> tuple[bytes
         return b"", 0
     parts: list[bytes] = []
     dropped = 0
-    cache = _kv_cache
-    for key, value in attributes.items():
+    cache = _kv_caches.get(tag)
+    if cache is None:
+        cache = _kv_caches[tag] = {}
+    for item in attributes.items():
+        try:
+            entry = cache.get(item)
+        except TypeError:  # an unhashable value (a list)
+            entry = None
+        value = item[1]
         kind = type(value)
-        if kind in _CACHEABLE:
-            cache_key = (tag, key, kind, value)
-            field = cache.get(cache_key)
-            if field is None:
-                field = _key_value(tag, key, value)
-                if field is not None and len(field) <= 1024:
-                    if len(cache) >= _CACHE_LIMIT:
-                        cache.clear()
-                    cache[cache_key] = field
+        if entry is not None and entry[0] is kind:
+            field: bytes | None = entry[1]
         else:
-            field = _key_value(tag, key, value)
+            field = _key_value(tag, item[0], value)
+            if field is not None and kind in _CACHEABLE and len(field) <= 1024:
+                if len(cache) >= _CACHE_LIMIT:
+                    cache.clear()
+                cache[item] = (kind, field)
         if field is None or len(parts) >= MAX_ATTRIBUTES:
             dropped += 1
             continue
@@ -231,36 +238,37 @@ def _span(
     links: bytes,
     status: bytes,
 ) -> bytes:
-    parts = [
-        _TRACE_ID_PREFIX,
-        context.trace_id.to_bytes(16, "big"),
-        _SPAN_ID_PREFIX,
-        context.span_id.to_bytes(8, "big"),
-    ]
-    if context.trace_state:
-        parts.append(_ld(_T3_LD, context.trace_state.to_header().encode()))
+    trace_state = context.trace_state
+    parent_field = b""
     remote = False
     if parent is not None:
-        parts.append(_PARENT_ID_PREFIX)
-        parts.append(parent.span_id.to_bytes(8, "big"))
+        parent_field = _PARENT_ID_PREFIX + parent.span_id.to_bytes(8, "big")
         remote = parent.is_remote
     attributes_bytes, dropped = _key_values(attributes, _T9_LD)
-    parts.append(_name_field(name))
-    parts.append(_KINDS.get(kind) or _T6_VARINT + _varint(kind + 1))
-    parts.append(_T7_FIXED64 + _pack_q(start) + _T8_FIXED64 + _pack_q(end))
-    parts.append(attributes_bytes)
-    if dropped:
-        parts.append(b"\x50" + _varint(dropped))  # dropped_attributes_count = 10, varint
     flags_key = (context.trace_flags & 0xFF, remote)
     flags = _flag_fields.get(flags_key)
     if flags is None:
         value = flags_key[0] | _HAS_IS_REMOTE | (_IS_REMOTE if remote else 0)
         flags = _flag_fields[flags_key] = _T16_FIXED32 + _pack_i(value)
-    parts.append(events)
-    parts.append(links)
-    parts.append(status)
-    parts.append(flags)
-    return b"".join(parts)
+    return b"".join(
+        (
+            _TRACE_ID_PREFIX,
+            context.trace_id.to_bytes(16, "big"),
+            _SPAN_ID_PREFIX,
+            context.span_id.to_bytes(8, "big"),
+            _ld(_T3_LD, trace_state.to_header().encode()) if trace_state else b"",
+            parent_field,
+            _name_field(name),
+            _KINDS.get(kind) or _T6_VARINT + _varint(kind + 1),
+            _pack_times(0x39, start, 0x41, end),  # start_time_unix_nano = 7, end = 8: fixed64
+            attributes_bytes,
+            b"\x50" + _varint(dropped) if dropped else b"",  # dropped_attributes_count = 10
+            events,
+            links,
+            status,
+            flags,
+        )
+    )
 
 
 def encode_fast_span(span: FastSpan) -> bytes:
@@ -275,7 +283,7 @@ def encode_fast_span(span: FastSpan) -> bytes:
         span._attributes,
         _events(span._events) if span._events else b"",
         _links(span._links) if span._links else b"",
-        _status(status.status_code.value, status.description),
+        b"" if status is _UNSET else _status(status.status_code.value, status.description),
     )
 
 
@@ -311,26 +319,42 @@ def encode_resource(resource: Resource) -> bytes:
     return _ld(_T1_LD, encode_attributes(resource.attributes))
 
 
+def _length(n: int) -> bytes:
+    if n < 0x80:
+        return bytes((n,))
+    if n < 0x4000:
+        return bytes(((n & 0x7F) | 0x80, n >> 7))
+    return _varint(n)
+
+
 def encode_request(
     spans: Sequence[FastSpan | ReadableSpan], resource_field: bytes, default_scope: InstrumentationScope
 ) -> bytes:
     """One ``ExportTraceServiceRequest`` with every span under this process's resource."""
+    # Per scope: the pieces of its repeated ``spans = 2`` fields (tag, length, span), joined once.
     by_scope: dict[tuple[str, str | None], list[bytes]] = {}
     scopes: dict[tuple[str, str | None], InstrumentationScope] = {}
     default_key = (default_scope.name, default_scope.version)
     scopes[default_key] = default_scope
+    default_pieces: list[bytes] = []
+    by_scope[default_key] = default_pieces
     for span in spans:
         if type(span) is FastSpan:
-            key = default_key
+            pieces = default_pieces
             encoded = encode_fast_span(span)
         else:
             scope = span.instrumentation_scope or default_scope  # type: ignore[union-attr]
             key = (scope.name, scope.version)
             scopes.setdefault(key, scope)
+            pieces = by_scope.setdefault(key, [])
             encoded = encode_readable_span(span)  # type: ignore[arg-type]
         if encoded:
-            by_scope.setdefault(key, []).append(_ld(_T2_LD, encoded))
+            pieces.append(_T2_LD)
+            pieces.append(_length(len(encoded)))
+            pieces.append(encoded)
     scope_spans = b"".join(
-        _ld(_T2_LD, encode_scope(scopes[key]) + b"".join(items)) for key, items in by_scope.items()
+        _ld(_T2_LD, encode_scope(scopes[key]) + b"".join(pieces))
+        for key, pieces in by_scope.items()
+        if pieces
     )
     return _ld(_T1_LD, resource_field + scope_spans)

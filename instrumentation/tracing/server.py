@@ -24,14 +24,16 @@ from __future__ import annotations
 from contextvars import Token
 from typing import Any
 
+from django.conf import settings as django_settings
 from opentelemetry import context as context_api
 from opentelemetry import trace as trace_api
 from opentelemetry.context import Context
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags, TraceState
 from opentelemetry.trace.status import Status, StatusCode
 
+from instrumentation._headers import set_header
 from instrumentation.catalog import HTTP_METHODS, UNMATCHED_ROUTE
-from instrumentation.tracing.ids import new_span_id, new_trace_id, trace_hex
+from instrumentation.tracing.ids import new_span_id, new_trace_id, span_hex, trace_hex
 from instrumentation.tracing.provider import TracingState
 from instrumentation.tracing.spans import FastSpan, exception_attributes
 
@@ -45,8 +47,10 @@ _attach = context_api.attach
 _detach = context_api.detach
 _set_span_in_context = trace_api.set_span_in_context
 _MAX_HOSTS = 64
-_allowed_hosts: dict[str, tuple[object, bool]] = {}
-_hosts: dict[str, tuple[str, int | None]] = {}
+_django_settings: Any = django_settings  # its ``_wrapped`` object identifies the settings in force
+# The Django settings object the cache was built for, and its proxy scheme header.
+_connections_for: tuple[object, str | None] = (None, None)
+_connections: dict[tuple[Any, ...], tuple[tuple[str, Any], ...]] = {}
 
 
 class RequestHandle:
@@ -72,43 +76,87 @@ class RequestHandle:
         return trace_hex(self.trace_id)
 
 
-def _host_allowed(host: str) -> bool:
-    """Whether Django's ``ALLOWED_HOSTS`` accepts ``host`` (cached per header value and setting)."""
-    from django.conf import settings
+def handle_ids(handle: RequestHandle) -> tuple[str, str] | None:
+    span = handle.span
+    if type(span) is FastSpan:
+        return span.ids()
+    context = span.get_span_context()
+    if not context.is_valid:
+        return None
+    return trace_hex(context.trace_id), span_hex(context.span_id)
 
-    patterns = settings.ALLOWED_HOSTS
-    cached = _allowed_hosts.get(host)
-    if cached is not None and cached[0] is patterns:
-        return cached[1]
+
+def _host_allowed(host: str, django_settings: Any) -> bool:
+    """Whether Django's ``ALLOWED_HOSTS`` accepts ``host``."""
     from django.http.request import split_domain_port, validate_host
 
-    effective = patterns or ([".localhost", "127.0.0.1", "[::1]"] if settings.DEBUG else [])
+    patterns = django_settings.ALLOWED_HOSTS
+    effective = patterns or ([".localhost", "127.0.0.1", "[::1]"] if django_settings.DEBUG else [])
     domain, _port = split_domain_port(host)
-    allowed = bool(domain) and validate_host(domain, effective)
-    if len(_allowed_hosts) >= _MAX_HOSTS:
-        _allowed_hosts.clear()
-    _allowed_hosts[host] = (patterns, allowed)
-    return allowed
+    return bool(domain) and validate_host(domain, effective)
 
 
 def _server_address(host: str) -> tuple[str, int | None]:
-    parsed = _hosts.get(host)
-    if parsed is None:
-        name, port = host, None
-        if host.startswith("["):
-            end = host.find("]")
-            name = host[1:end] if end > 0 else host
-            rest = host[end + 1 :] if end > 0 else ""
-            if rest.startswith(":") and rest[1:].isdigit():
-                port = int(rest[1:])
-        elif host.count(":") == 1:
-            name, _, port_text = host.partition(":")
-            port = int(port_text) if port_text.isdigit() and len(port_text) <= 5 else None
-        parsed = (name[:255], port)
-        if len(_hosts) >= _MAX_HOSTS:
-            _hosts.clear()
-        _hosts[host] = parsed
-    return parsed
+    name, port = host, None
+    if host.startswith("["):
+        end = host.find("]")
+        name = host[1:end] if end > 0 else host
+        rest = host[end + 1 :] if end > 0 else ""
+        if rest.startswith(":") and rest[1:].isdigit():
+            port = int(rest[1:])
+    elif host.count(":") == 1:
+        name, _, port_text = host.partition(":")
+        port = int(port_text) if port_text.isdigit() and len(port_text) <= 5 else None
+    return name[:255], port
+
+
+def _connection_attributes(request: Any, meta: Any) -> tuple[tuple[str, Any], ...]:
+    """``url.scheme``, ``server.*`` and ``network.protocol.version``, cached per distinct input.
+
+    They depend only on a few request values (Host, server name and port, protocol, scheme and
+    the proxy's scheme header) and on Django settings, which are the same for nearly every
+    request a process serves; a change of settings object (``override_settings``) empties the
+    cache. At most ``_MAX_HOSTS`` entries: hostile Host headers cannot grow it.
+    """
+    global _connections_for
+    wrapped = _django_settings._wrapped
+    if wrapped is not _connections_for[0]:
+        proxy = getattr(_django_settings, "SECURE_PROXY_SSL_HEADER", None)
+        _connections_for = (wrapped, proxy[0] if proxy else None)
+        _connections.clear()
+    proxy_header = _connections_for[1]
+    host = meta.get("HTTP_HOST")
+    key = (
+        host,
+        meta.get("SERVER_NAME"),
+        meta.get("SERVER_PORT"),
+        meta.get("SERVER_PROTOCOL"),
+        request._get_scheme(),
+        meta.get(proxy_header) if proxy_header else None,
+    )
+    found = _connections.get(key)
+    if found is not None:
+        return found
+    attributes: list[tuple[str, Any]] = [("url.scheme", request.scheme)]
+    if not host or not _host_allowed(host, _django_settings):
+        # A Host header Django would reject (DisallowedHost) is attacker-controlled text.
+        host = meta.get("SERVER_NAME")
+    if host:
+        address, port = _server_address(host)
+        attributes.append(("server.address", address))
+        if port is None:
+            server_port = meta.get("SERVER_PORT")
+            port = int(server_port) if isinstance(server_port, str) and server_port.isdigit() else None
+        if port is not None:
+            attributes.append(("server.port", port))
+    protocol = meta.get("SERVER_PROTOCOL")
+    if protocol and protocol.startswith("HTTP/"):
+        attributes.append(("network.protocol.version", protocol[5:9]))
+    found = tuple(attributes)
+    if len(_connections) >= _MAX_HOSTS:
+        _connections.clear()
+    _connections[key] = found
+    return found
 
 
 def _attributes(request: Any, meta: Any, limit: int) -> tuple[dict[str, Any], str]:
@@ -122,28 +170,13 @@ def _attributes(request: Any, meta: Any, limit: int) -> tuple[dict[str, Any], st
         attributes = {"http.request.method": method}
         name_method = method
     attributes["url.path"] = request.path[:limit]
-    attributes["url.scheme"] = request.scheme
     client = meta.get("REMOTE_ADDR")
     if client:
         attributes["client.address"] = client[:255]
     agent = meta.get("HTTP_USER_AGENT")
     if agent:
         attributes["user_agent.original"] = agent[:limit]
-    host = meta.get("HTTP_HOST")
-    if not host or not _host_allowed(host):
-        # A Host header Django would reject (DisallowedHost) is attacker-controlled text.
-        host = meta.get("SERVER_NAME")
-    if host:
-        address, port = _server_address(host)
-        attributes["server.address"] = address
-        if port is None:
-            server_port = meta.get("SERVER_PORT")
-            port = int(server_port) if isinstance(server_port, str) and server_port.isdigit() else None
-        if port is not None:
-            attributes["server.port"] = port
-    protocol = meta.get("SERVER_PROTOCOL")
-    if protocol and protocol.startswith("HTTP/"):
-        attributes["network.protocol.version"] = protocol[5:9]
+    attributes.update(_connection_attributes(request, meta))
     return attributes, name_method
 
 
@@ -205,6 +238,6 @@ def finish_request(
             span.end()
         header = state.header
         if header and response is not None:
-            response[header] = handle.trace_id_hex()
+            set_header(response, header, handle.trace_id_hex())
     finally:
         _detach(handle.token)

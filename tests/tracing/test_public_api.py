@@ -15,6 +15,7 @@ def test_exported_members() -> None:
         "finish_request",
         "force_flush",
         "record_exception",
+        "request_ids",
         "reset",
         "sampled_trace_id",
         "setup",
@@ -36,6 +37,7 @@ def test_contract_signatures() -> None:
     assert parameters("add_event") == ["name", "attributes"]
     assert parameters("current_ids") == []
     assert parameters("sampled_trace_id") == ["handle"]
+    assert parameters("request_ids") == ["handle"]
 
 
 def test_everything_is_a_no_op_on_none_handles() -> None:
@@ -43,3 +45,4 @@ def test_everything_is_a_no_op_on_none_handles() -> None:
     tracing.finish_request(None, None, "r", 200, None)
     tracing.end_span(None)
     assert tracing.sampled_trace_id(None) is None
+    assert tracing.request_ids(None) is None
