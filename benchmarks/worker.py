@@ -47,6 +47,7 @@ def _probe(app: Any, config: Any) -> dict[str, Any]:
     from benchmarks import sinks
     from benchmarks.project import wiring
     from benchmarks.wsgi_client import Client
+    from instrumentation.logging.output import flush_all
 
     sys.stdout.flush()
     saved = os.dup(1)
@@ -56,6 +57,7 @@ def _probe(app: Any, config: Any) -> dict[str, Any]:
             client = Client(app, VIEWS["trivial"])
             client.serve(PROBE)
             sys.stdout.flush()
+            flush_all()  # lines batched for standard output (LOG_FLUSH_INTERVAL)
         finally:
             os.dup2(saved, 1)
             os.close(saved)

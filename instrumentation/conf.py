@@ -117,6 +117,7 @@ class Settings:
     log_level: str = "INFO"
     access_log: bool = True
     access_log_sample_rate: float = 1.0
+    log_flush_interval: float = 0.1
     request_id_header: str = "X-Request-ID"
     redact_keys: tuple[str, ...] = DEFAULT_REDACT_KEYS
     pii_masking: bool = False
@@ -260,6 +261,10 @@ def _validate(s: Settings) -> list[tuple[str, str]]:
         for name in positive
         if getattr(s, name) < 1
     )
+    if not 0.0 <= s.log_flush_interval <= 10.0:
+        problems.append(
+            ("LOG_FLUSH_INTERVAL", f"must be between 0 and 10 seconds, got {s.log_flush_interval!r}")
+        )
     if s.metrics_port is not None and not 0 < s.metrics_port < 65536:
         problems.append(("METRICS_PORT", f"must be a TCP port, got {s.metrics_port!r}"))
     problems.extend(

@@ -73,7 +73,11 @@ if os.environ.get("FLEETOBS_GUNICORN_JSON_LOGS", "1") != "0":
 
 
 def on_starting(server: Any) -> None:
+    from instrumentation.logging import output
+
     multiprocess.clear_directory()
+    # The master logs little; no flush thread in a process that forks workers.
+    output.unbuffered_in_this_process()
 
 
 def when_ready(server: Any) -> None:

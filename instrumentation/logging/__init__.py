@@ -28,7 +28,7 @@ from __future__ import annotations
 from contextvars import Token
 from typing import Any
 
-from instrumentation.logging import context, pipeline, redaction, render
+from instrumentation.logging import context, output, pipeline, redaction, render
 from instrumentation.logging import shipper as _shipper
 from instrumentation.logging.pipeline import EcsFormatter, EcsHandler, gunicorn_logconfig
 
@@ -57,10 +57,11 @@ def reset() -> None:
     redaction.reset()
     render.reset()
     _shipper.reset()
+    output.reset()
 
 
 def shutdown() -> None:
-    """Flush the Elasticsearch shipper, if any (gunicorn ``worker_exit``)."""
+    """Write pending log lines, flush the Elasticsearch shipper, if any (gunicorn ``worker_exit``)."""
     pipeline.shutdown()
 
 

@@ -206,7 +206,7 @@ def _access_line(request: Any, info: Any) -> None:
     if pipeline_module.installed() is None:
         _via_stdlib(levelno, event)
     else:
-        pipeline.write_event(event)
+        pipeline.write_event(event, levelno >= logging.WARNING)
 
 
 def _context_for(request: Any, request_id: str) -> RequestContext:

@@ -48,6 +48,7 @@ import structlog
 from instrumentation import conf
 from instrumentation.logging import render
 from instrumentation.logging.ecs import FIELD_NAMES, LEVEL_NUMBERS, LEVELS, StaticFields, nest
+from instrumentation.logging.output import BatchedOutput, flush_all
 from instrumentation.logging.redaction import REDACTED, Redactor
 from instrumentation.logging.requestvars import add_request_fields
 
@@ -128,25 +129,37 @@ class Pipeline:
         # Probes and scrapes: their successful requests get no access line.
         self.quiet_routes = frozenset(getattr(settings, "metrics_excluded_routes", ()))
         self.sample_rate = float(settings.access_log_sample_rate)
+        self.flush_interval = max(0.0, float(getattr(settings, "log_flush_interval", 0.0)))
         self.stream = stream
         self.shipper = shipper
         self._lock = threading.Lock()
+        self._stdout: BatchedOutput | None = None
 
     # --- output ----------------------------------------------------------------------------
-    def write_event(self, event: dict[str, Any]) -> None:
+    def write_event(self, event: dict[str, Any], urgent: bool = False) -> None:
         """Render a nested event and write it to the stream and the shipper."""
         if self.format == "json":
             data = render.render_json(event)
-            self.write(data, data)
+            self.write(data, data, urgent)
         else:
-            self.write(render.render_console(event), render.render_json(event) if self.shipper else None)
+            self.write(
+                render.render_console(event), render.render_json(event) if self.shipper else None, urgent
+            )
 
-    def write(self, data: bytes, json_data: bytes | None) -> None:
-        """Write one rendered line; hand the JSON form to the shipper (never blocks on it)."""
+    def write(self, data: bytes, json_data: bytes | None, urgent: bool = True) -> None:
+        """Write one rendered line; hand the JSON form to the shipper (never blocks on it).
+
+        On the process's standard output, lines that are not ``urgent`` (below ``WARNING``) may
+        wait up to ``LOG_FLUSH_INTERVAL`` seconds to be written with others
+        (:mod:`instrumentation.logging.output`).
+        """
         stream = self.stream if self.stream is not None else sys.stdout
         try:
             if stream is sys.__stdout__ and stream is not None:
-                _write_fd(stream, data)
+                output = self._stdout
+                if output is None:
+                    output = self._stdout = BatchedOutput(stream.fileno(), self.flush_interval, stream.flush)
+                output.write(data, urgent)
             elif stream is not None:
                 with self._lock:
                     stream.write(data.decode("utf-8"))
@@ -196,16 +209,6 @@ def safe_str(value: object) -> str:
         return str(value)
     except Exception:  # noqa: BLE001 - a broken __str__ must not lose the line
         return f"<unprintable {type(value).__name__}>"
-
-
-def _write_fd(stream: IO[str], data: bytes) -> None:
-    """One ``write(2)`` per line where possible: lines from several workers never interleave."""
-    stream.flush()
-    fd = stream.fileno()
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
 
 
 class EcsProcessor:
@@ -393,7 +396,7 @@ class EcsHandler(logging.Handler):
                 shipped = render.render_json(event) if pipeline.shipper is not None else None
             if record.threadName == SHIPPER_THREAD:
                 shipped = None  # the shipper's own lines would feed back into its queue
-            pipeline.write(data, shipped)
+            pipeline.write(data, shipped, record.levelno >= logging.WARNING)
         except RecursionError:
             raise
         except Exception as exc:  # noqa: BLE001 - never lose the line silently
@@ -524,7 +527,8 @@ def _replace_handlers(
 
 
 def shutdown(timeout: float = 5.0) -> None:
-    """Flush the shipper of the installed pipeline (worker exit)."""
+    """Write pending lines and flush the shipper of the installed pipeline (worker exit)."""
+    flush_all()
     pipeline = _installed
     if pipeline is not None and pipeline.shipper is not None:
         pipeline.shipper.close(timeout)
@@ -534,6 +538,7 @@ def reset() -> None:
     """Stop the shipper, restore replaced handlers and structlog's defaults, forget state."""
     global _installed, _on_demand, _on_demand_source, _captured_warnings, _environment_settings
     pipeline = _installed
+    flush_all()
     _environment_settings = None
     _installed = None
     _on_demand = None
