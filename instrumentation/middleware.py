@@ -60,7 +60,7 @@ def _request_id(request: HttpRequest, header_key: str) -> str:
     if incoming and _VALID_REQUEST_ID.fullmatch(incoming):
         return str(incoming)
     # A correlation id, not a secret: the per-process PRNG (reseeded after fork) is plenty.
-    return f"{getrandbits(128):032x}"
+    return getrandbits(128).to_bytes(16, "big").hex()
 
 
 def _route(request: HttpRequest) -> str:
@@ -93,7 +93,7 @@ def _begin(request: HttpRequest) -> _RequestState:
     try:
         if settings.metrics_enabled:
             runtime.ensure_sampler()
-            get("http_server_active_requests").inc()
+            http.active_requests().inc()
         state.queries, state.queries_token = db.begin_request()
     except Exception as exc:  # noqa: BLE001 - telemetry never breaks a request
         internal_error(exc, "middleware.begin.metrics")
@@ -133,7 +133,7 @@ def _finish(
         if state.queries_token is not None:
             db.end_request(state.queries_token)
         if settings.metrics_enabled:
-            get("http_server_active_requests").dec()
+            http.active_requests().dec()
             if route not in settings.metrics_excluded:
                 http.observe(
                     method,

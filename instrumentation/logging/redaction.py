@@ -259,6 +259,8 @@ class Redactor:
 
     def clean(self, value: str, *, multiline: bool = False, limit: int | None = None) -> str:
         """Escape control characters and truncate: the hygiene every string value gets."""
+        if value.isprintable() and len(value) <= (self.max_value_length if limit is None else limit):
+            return value  # the common case, without the calls below
         value = escape_control(value, multiline=multiline)
         return truncate(value, self.max_value_length if limit is None else limit)
 

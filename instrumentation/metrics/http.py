@@ -86,6 +86,14 @@ def observe(
         series.response_size.observe(response_bytes)
 
 
+def active_requests() -> Any:
+    """The in-flight requests gauge, with cheap ``inc()`` / ``dec()``."""
+    gauge = _state.get("active")
+    if gauge is None:
+        gauge = _state["active"] = fast.wrap_gauge(get("http_server_active_requests"))
+    return gauge
+
+
 def route_series(route: str) -> tuple[Any, Any]:
     """The per-route queries-per-request histogram (``observe``) and N+1 counter (``inc``)."""
     found = _route_series.get(route)

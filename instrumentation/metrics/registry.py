@@ -25,6 +25,27 @@ _metrics: dict[str, Any] = {}
 _registry: CollectorRegistry | None = None
 
 
+# A fork never happens while another thread (the runtime sampler) is creating the metrics, and
+# the child gets a lock of its own: a lock held across fork would never be released there.
+# (Functions, not bound methods: the child rebinds ``_lock``.)
+def _before_fork() -> None:
+    _lock.acquire()
+
+
+def _after_fork_in_parent() -> None:
+    _lock.release()
+
+
+def _after_fork_in_child() -> None:
+    global _lock
+    _lock = threading.Lock()
+
+
+os.register_at_fork(
+    before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child
+)
+
+
 def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
