@@ -145,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--docs",
         type=Path,
-        help="Markdown page to write (default docs/performance.md; not written by --quick unless given)",
+        help="Markdown page to write (default docs/performance.md; not written by --quick or --output "
+        "unless given)",
     )
     parser.add_argument("--report-only", action="store_true", help="only regenerate the page from the JSON")
     parser.add_argument(
@@ -167,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--configs/--rounds give a partial run: pass --output (and --docs if wanted)")
 
     output = args.output or RESULTS / ("quick.json" if args.quick else "latest.json")
-    docs = args.docs or (None if args.quick else DOCS)
+    # The page shows a full run: a quick run or one written elsewhere (--output) leaves it alone.
+    docs = args.docs or (None if args.quick or args.output else DOCS)
     if args.report_only:
         results = json.loads(output.read_text())
         results["notes"] = _notes(results)

@@ -44,10 +44,10 @@ def _setup(config_name: str) -> tuple[Any, Any]:
 
 def _probe(app: Any, config: Any) -> dict[str, Any]:
     """Serve a few requests with fd 1 captured: log lines per request, statuses, spans."""
-    from instrumentation.logging.output import flush_all
     from benchmarks import sinks
     from benchmarks.project import wiring
     from benchmarks.wsgi_client import Client
+    from instrumentation.logging.output import flush_all
 
     sys.stdout.flush()
     flush_all()  # lines of the warm-up still waiting (LOG_FLUSH_INTERVAL) are not the probe's
