@@ -20,6 +20,7 @@ from django.core.cache import CacheHandler
 
 from instrumentation import tracing
 from instrumentation._safety import internal_error
+from instrumentation.metrics import fast
 from instrumentation.metrics.registry import get
 
 _WRAPPED = (
@@ -56,7 +57,9 @@ def _observe(alias: str, operation: str, seconds: float) -> None:
     key = (alias, operation)
     child = _durations.get(key)
     if child is None:
-        child = _durations[key] = get("fleetobs_cache_operation_duration_seconds").labels(alias, operation)
+        child = _durations[key] = fast.wrap(
+            get("fleetobs_cache_operation_duration_seconds").labels(alias, operation)
+        )
     child.observe(seconds)
 
 

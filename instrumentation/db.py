@@ -21,6 +21,7 @@ from django.db.backends.signals import connection_created
 
 from instrumentation import tracing
 from instrumentation._safety import internal_error
+from instrumentation.metrics import fast
 from instrumentation.metrics.registry import get
 
 _OPERATIONS = frozenset(
@@ -110,7 +111,9 @@ def _duration_child(alias: str, vendor: str, operation: str) -> Any:
     key = (alias, vendor, operation)
     child = _children.get(key)
     if child is None:
-        child = _children[key] = get("db_client_operation_duration_seconds").labels(alias, vendor, operation)
+        child = _children[key] = fast.wrap(
+            get("db_client_operation_duration_seconds").labels(alias, vendor, operation)
+        )
     return child
 
 

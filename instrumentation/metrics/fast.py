@@ -45,8 +45,10 @@ class FastHistogram:
         self._lock = self._sum._lock if in_memory else None
 
     def observe(self, amount: float) -> None:
+        if amount != amount:  # noqa: PLR0124 - NaN is counted nowhere (it would poison the sum)
+            return
         index = bisect_left(self._bounds, amount)
-        if index < self._count:  # NaN falls in no bucket, as with prometheus_client
+        if index < self._count:
             lock = self._lock
             if lock is not None:
                 with lock:
@@ -57,6 +59,8 @@ class FastHistogram:
                 self._buckets[index].inc(1)
 
     def observe_with_trace(self, amount: float, trace_id: str) -> None:
+        if amount != amount:  # noqa: PLR0124 - NaN
+            return
         index = bisect_left(self._bounds, amount)
         if index < self._count:
             bucket = self._buckets[index]
