@@ -50,7 +50,6 @@ __all__ = [
 ]
 
 _METHOD_LIMIT = 32
-_METHODS = {method: method for method in HTTP_METHODS}
 #: ``begin_request``'s default for ``ids``: read the current span's.
 CURRENT = object()
 _IP_CACHE_LIMIT = 1024
@@ -76,7 +75,10 @@ def begin_request(request: Any, request_id: str, ids: Any = CURRENT) -> Token[Re
     redactor = pipeline.redactor
     meta = request.META
     raw_method = request.method or ""
-    method = _METHODS.get(raw_method) or redactor.clean(str(raw_method), limit=_METHOD_LIMIT)
+    if raw_method in HTTP_METHODS:
+        method = raw_method
+    else:
+        method = redactor.clean(str(raw_method), limit=_METHOD_LIMIT)
     path = redactor.clean(request.path)
     query = meta.get("QUERY_STRING", "")
     if query:

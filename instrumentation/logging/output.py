@@ -109,9 +109,6 @@ class BatchedOutput:
             if self._pending:
                 self.flush()
 
-    def _before_fork(self) -> None:
-        self.flush()
-
     def _after_fork_in_child(self) -> None:
         # The parent wrote its lines before forking; a lock held by another thread of the
         # parent at fork time would never be released here, so everything is new.
@@ -146,11 +143,6 @@ def reset() -> None:
     _unbuffered_pid = None
 
 
-def _before_fork() -> None:
-    for output in list(_live):
-        output._before_fork()
-
-
 def _after_fork_in_child() -> None:
     global _unbuffered_pid
     _unbuffered_pid = None
@@ -158,5 +150,6 @@ def _after_fork_in_child() -> None:
         output._after_fork_in_child()
 
 
-os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
+# Pending lines are written before a fork, so the child starts empty and prints nothing twice.
+os.register_at_fork(before=flush_all, after_in_child=_after_fork_in_child)
 atexit.register(flush_all)

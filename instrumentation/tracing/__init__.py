@@ -34,6 +34,7 @@ from opentelemetry.trace import SpanKind
 
 from instrumentation._safety import internal_error
 from instrumentation.tracing import children, provider, server
+from instrumentation.tracing.spans import span_ids
 
 __all__ = [
     "add_event",
@@ -129,7 +130,7 @@ def request_ids(handle: Any) -> tuple[str, str] | None:
     if handle is None:
         return None
     try:
-        return server.handle_ids(handle)
+        return span_ids(handle.span)
     except Exception as exc:  # noqa: BLE001
         internal_error(exc, "tracing.request_ids")
         return None

@@ -19,9 +19,9 @@ from opentelemetry.context import Context
 from opentelemetry.trace import SpanContext, SpanKind, TraceFlags, TraceState
 from opentelemetry.trace.status import Status, StatusCode
 
-from instrumentation.tracing.ids import new_span_id, new_trace_id, span_hex, trace_hex
+from instrumentation.tracing.ids import new_span_id, new_trace_id, trace_hex
 from instrumentation.tracing.provider import TracingState
-from instrumentation.tracing.spans import FastSpan, exception_attributes
+from instrumentation.tracing.spans import FastSpan, exception_attributes, span_ids
 
 _get_current_span = trace_api.get_current_span
 _set_span_in_context = trace_api.set_span_in_context
@@ -120,13 +120,7 @@ def add_event(name: str, attributes: dict[str, Any]) -> None:
 
 
 def current_ids() -> tuple[str, str] | None:
-    span = _get_current_span()
-    if type(span) is FastSpan:
-        return span.ids()
-    context = span.get_span_context()
-    if not context.is_valid:
-        return None
-    return trace_hex(context.trace_id), span_hex(context.span_id)
+    return span_ids(_get_current_span())
 
 
 def current_sampled_trace_id() -> str | None:

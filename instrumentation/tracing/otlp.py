@@ -60,10 +60,18 @@ def _varint(value: int) -> bytes:
     return bytes(out)
 
 
+def _length(n: int) -> bytes:
+    """A length as a varint (one and two bytes, the usual sizes, without the loop)."""
+    if n < 0x80:
+        return bytes((n,))
+    if n < 0x4000:
+        return bytes(((n & 0x7F) | 0x80, n >> 7))
+    return _varint(n)
+
+
 def _ld(tag: bytes, payload: bytes) -> bytes:
     """A length-delimited field."""
-    n = len(payload)
-    return tag + (bytes((n,)) if n < 0x80 else _varint(n)) + payload
+    return tag + _length(len(payload)) + payload
 
 
 # Tags: (field number << 3) | wire type (0 varint, 1 fixed64, 2 length-delimited, 5 fixed32).
@@ -82,8 +90,8 @@ _T3_VARINT = b"\x18"
 _T6_VARINT = b"\x30"
 _T1_FIXED64 = b"\x09"
 _T4_FIXED64 = b"\x21"
-_T7_FIXED64 = b"\x39"
-_T8_FIXED64 = b"\x41"
+_T7_FIXED64 = 0x39  # as ints: packed together with the times (_pack_times)
+_T8_FIXED64 = 0x41
 _T6_FIXED32 = b"\x35"
 _T16_FIXED32 = b"\x85\x01"
 _TRUE = b"\x10\x01"
@@ -260,7 +268,7 @@ def _span(
             parent_field,
             _name_field(name),
             _KINDS.get(kind) or _T6_VARINT + _varint(kind + 1),
-            _pack_times(0x39, start, 0x41, end),  # start_time_unix_nano = 7, end = 8: fixed64
+            _pack_times(_T7_FIXED64, start, _T8_FIXED64, end),  # start/end_time_unix_nano
             attributes_bytes,
             b"\x50" + _varint(dropped) if dropped else b"",  # dropped_attributes_count = 10
             events,
@@ -317,14 +325,6 @@ def encode_scope(scope: InstrumentationScope) -> bytes:
 def encode_resource(resource: Resource) -> bytes:
     """The ``resource`` field of a ``ResourceSpans`` (encode once per process and reuse)."""
     return _ld(_T1_LD, encode_attributes(resource.attributes))
-
-
-def _length(n: int) -> bytes:
-    if n < 0x80:
-        return bytes((n,))
-    if n < 0x4000:
-        return bytes(((n & 0x7F) | 0x80, n >> 7))
-    return _varint(n)
 
 
 def encode_request(

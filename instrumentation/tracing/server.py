@@ -33,7 +33,7 @@ from opentelemetry.trace.status import Status, StatusCode
 
 from instrumentation._headers import set_header
 from instrumentation.catalog import HTTP_METHODS, UNMATCHED_ROUTE
-from instrumentation.tracing.ids import new_span_id, new_trace_id, span_hex, trace_hex
+from instrumentation.tracing.ids import new_span_id, new_trace_id, trace_hex
 from instrumentation.tracing.provider import TracingState
 from instrumentation.tracing.spans import FastSpan, exception_attributes
 
@@ -74,16 +74,6 @@ class RequestHandle:
         if type(span) is FastSpan:
             return span.ids()[0]
         return trace_hex(self.trace_id)
-
-
-def handle_ids(handle: RequestHandle) -> tuple[str, str] | None:
-    span = handle.span
-    if type(span) is FastSpan:
-        return span.ids()
-    context = span.get_span_context()
-    if not context.is_valid:
-        return None
-    return trace_hex(context.trace_id), span_hex(context.span_id)
 
 
 def _host_allowed(host: str, django_settings: Any) -> bool:

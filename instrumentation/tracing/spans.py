@@ -264,3 +264,13 @@ def copy_with_resource(span: ReadableSpan, resource: Resource) -> ReadableSpan:
         end_time=span.end_time,
         instrumentation_scope=span.instrumentation_scope,
     )
+
+
+def span_ids(span: trace_api.Span) -> tuple[str, str] | None:
+    """``(trace id, span id)`` of any span in lowercase hex; ``None`` for an invalid context."""
+    if type(span) is FastSpan:
+        return span.ids()
+    context = span.get_span_context()
+    if not context.is_valid:
+        return None
+    return trace_hex(context.trace_id), span_hex(context.span_id)
