@@ -12,6 +12,9 @@ documentation says:
                 ``BatchSpanProcessor``.
 ``structlog``   django-structlog's ``RequestMiddleware``, structlog's JSON renderer through the
                 standard library's ``ProcessorFormatter``.
+
+``minimal`` is a reference, not a competitor: :mod:`benchmarks.project.minimal`, the least a
+Python middleware can do for the three signals, which puts the goals in proportion.
 """
 
 from __future__ import annotations
@@ -84,6 +87,15 @@ CONFIGS: dict[str, Config] = {
             "ours-logs",
             "ours, access log only",
             ours={**_BASE, "METRICS_ENABLED": False, "TRACING_ENABLED": False},
+        ),
+        Config(
+            "minimal",
+            "reference: a minimal three-signal middleware",
+            notes=(
+                "not a product: an in-memory histogram, a span tuple nothing exports, one JSON line "
+                "(benchmarks/project/minimal.py); the least such a middleware costs here"
+            ),
+            extra={"minimal": True},
         ),
         Config("anchor", "anchor stack (all three)", anchors=("prometheus", "otel", "structlog")),
         Config("anchor-prometheus", "django-prometheus alone", anchors=("prometheus",)),

@@ -26,7 +26,7 @@ from benchmarks import stats
 from benchmarks.servers import Gunicorn
 
 #: configuration -> gunicorn hooks it runs with.
-SERVERS = {"bare": "bare", "ours-100": "ours", "anchor": "stock"}
+SERVERS = {"bare": "bare", "ours-100": "ours", "minimal": "bare", "anchor": "stock"}
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 
 

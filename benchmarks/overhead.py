@@ -248,7 +248,7 @@ def summarise(
                 continue
             anchor_overhead = anchor["views"][view][metric]["overhead_us"]["median"]
             for name, entry in result["configs"].items():
-                if name.startswith("ours"):
+                if name.startswith("ours") or name == "minimal":
                     ours_overhead = entry["views"][view][metric]["overhead_us"]["median"]
                     ratios[metric][view][name] = stats.ratio(ours_overhead, anchor_overhead)
     result["ratio_ours_to_anchor"] = ratios

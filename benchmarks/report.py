@@ -68,8 +68,17 @@ def _headline(results: dict[str, Any]) -> list[str]:
             data = entries.get(name, {}).get("views", {}).get(view, {}).get("cpu", {}).get("overhead_us")
             if data:
                 parts.append(f"{label} +{_num(data['median'])} µs")
+        minimal = entries.get("minimal", {}).get("views", {}).get(view, {}).get("cpu", {}).get("overhead_us")
+        floor = (
+            f"; the minimal reference middleware (`minimal`), all three at their barest, "
+            f"+{_num(minimal['median'])} µs"
+            if minimal
+            else ""
+        )
         if parts:
-            lines.append(f"  - {_view_title(view)}, each signal alone (CPU): " + ", ".join(parts) + ".")
+            lines.append(
+                f"  - {_view_title(view)}, each signal alone (CPU): " + ", ".join(parts) + floor + "."
+            )
     load = results.get("load") or {}
     if load.get("configs"):
         ours_load = load["configs"].get("ours-100", {})
@@ -84,6 +93,13 @@ def _headline(results: dict[str, Any]) -> list[str]:
             f"per request, {_num(capacity * 100 if capacity is not None else None)}% of bare's capacity. "
             f"The goal is ≥ {TARGET_THROUGHPUT:.0%} of bare's throughput, which this run {verdict}."
         )
+        minimal_share = load["configs"].get("minimal", {}).get("throughput_vs_bare")
+        if minimal_share is not None:
+            lines.append(
+                f"  - For scale: the minimal reference middleware (`minimal`: an in-memory histogram, "
+                f"a span tuple nothing exports, one JSON line; none of this project's guarantees) "
+                f"serves {_num(minimal_share * 100)}% of bare's requests per second on the same machine."
+            )
     scrape = results.get("scrape") or {}
     restarts = scrape.get("restarts")
     for workers, entry in (scrape.get("workers") or {}).items():
@@ -242,7 +258,12 @@ def _load(section: dict[str, Any]) -> list[str]:
         f"gunicorn with {section['workers']} {section['worker_class']} workers serving `{section['path']}`, "
         f"`wrk {section['wrk']}`, {section['rounds']} rounds with the servers taking turns; medians over "
         "the rounds. This project runs with its gunicorn hooks (multiprocess metrics), the anchor stack "
-        "with prometheus_client's stock multiprocess setup, bare Django with gunicorn's defaults.",
+        "with prometheus_client's stock multiprocess setup, "
+        + (
+            "bare Django and the minimal reference middleware with gunicorn's defaults."
+            if "minimal" in section["configs"]
+            else "bare Django with gunicorn's defaults."
+        ),
         "",
     ]
     rows = []

@@ -45,12 +45,13 @@ def _setup(config_name: str) -> tuple[Any, Any]:
 def _probe(app: Any, config: Any) -> dict[str, Any]:
     """Serve a few requests with fd 1 captured: log lines per request, statuses, spans."""
     from benchmarks import sinks
-    from benchmarks.project import wiring
+    from benchmarks.project import minimal, wiring
     from benchmarks.wsgi_client import Client
     from instrumentation.logging.output import flush_all
 
     sys.stdout.flush()
     flush_all()  # lines of the warm-up still waiting (LOG_FLUSH_INTERVAL) are not the probe's
+    minimal.flush()
     saved = os.dup(1)
     with tempfile.TemporaryFile() as capture:
         os.dup2(capture.fileno(), 1)
@@ -59,6 +60,7 @@ def _probe(app: Any, config: Any) -> dict[str, Any]:
             client.serve(PROBE)
             sys.stdout.flush()
             flush_all()  # lines batched for standard output (LOG_FLUSH_INTERVAL)
+            minimal.flush()
         finally:
             os.dup2(saved, 1)
             os.close(saved)

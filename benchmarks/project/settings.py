@@ -49,6 +49,9 @@ if CONFIG.ours is not None:
     MIDDLEWARE.insert(0, "instrumentation.middleware.ObservabilityMiddleware")
     FLEET_OBSERVABILITY = dict(CONFIG.ours)
 
+if CONFIG.extra.get("minimal"):
+    MIDDLEWARE.insert(0, "benchmarks.project.minimal.MinimalMiddleware")
+
 if "prometheus" in _ANCHORS:
     # https://github.com/django-commons/django-prometheus#configuration
     INSTALLED_APPS.append("django_prometheus")

@@ -65,3 +65,13 @@ def test_summary_and_paired_differences() -> None:
     assert stats.paired_differences([10.0, 12.0], [4.0, 5.0]) == [6.0, 7.0]
     assert stats.ratio(1.0, 0.0) is None
     assert stats.ratio(1.0, 4.0) == 0.25
+
+
+def test_the_minimal_reference_is_reported_beside_ours_when_measured() -> None:
+    results = json.loads((ROOT / "benchmarks" / "results" / "latest.json").read_text())
+    load_configs = results["load"]["configs"]
+    load_configs["minimal"] = {**load_configs["bare"], "throughput_vs_bare": 0.91, "hooks": "bare"}
+    page = report.render(results)
+    assert "the minimal reference middleware (`minimal`" in page
+    assert "serves 91% of bare's requests per second" in page
+    assert "bare Django and the minimal reference middleware with gunicorn's defaults" in page
