@@ -61,7 +61,8 @@ _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _KEY_SEPARATORS = re.compile(r"[^a-z0-9]+")
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+")
 _IPV4 = re.compile(r"(?<![\d.])(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?![\d.])")
-_CREDENTIAL_SCHEME = re.compile(r"(?i)\b(bearer|basic|token|digest)(\s+)[A-Za-z0-9\-._~+/=:]{4,}")
+_SCHEMES = ("bearer", "basic", "token", "digest")
+_CREDENTIAL_SCHEME = re.compile(r"(?i)\b(" + "|".join(_SCHEMES) + r")(\s+)[A-Za-z0-9\-._~+/=:]{4,}")
 _KEY_CACHE_LIMIT = 4096
 
 
@@ -123,9 +124,15 @@ class Redactor:
         else:
             self._key_pattern = None
             self._text_pattern = None
-        # Cheap substring test run before the (much slower) text pattern: a sensitive pair needs
-        # one of these in the lower-cased text.
-        self._prefilter = tuple(sorted({w.split("_")[0] for w in words if w.split("_")[0]}))
+        # Cheap substring tests run before the (much slower) text patterns: a sensitive pair
+        # needs one of these words in the lower-cased text, a credential one of the schemes.
+        heads = {w.split("_")[0] for w in words if w.split("_")[0]}
+        self._prefilter = tuple(sorted(heads))
+        # Most values hold none of them: one scan for all (a word containing another is found
+        # by the shorter one) tells so.
+        triggers = heads | set(_SCHEMES)
+        triggers = {t for t in triggers if not any(o != t and o in t for o in triggers)}
+        self._suspect = re.compile("|".join(re.escape(t) for t in sorted(triggers)))
 
     @staticmethod
     def _normalise(key: str) -> str:
@@ -230,10 +237,11 @@ class Redactor:
     def redact_text(self, text: str) -> str:
         """Mask ``key=value`` secrets and credentials in free text (and PII when enabled)."""
         lower = text.lower()
-        if self._text_pattern is not None and any(word in lower for word in self._prefilter):
-            text = self._text_pattern.sub(self._mask_pair, text)
-        if "bearer" in lower or "basic" in lower or "token" in lower or "digest" in lower:
-            text = _CREDENTIAL_SCHEME.sub(rf"\g<1>\g<2>{REDACTED}", text)
+        if self._suspect.search(lower) is not None:
+            if self._text_pattern is not None and any(word in lower for word in self._prefilter):
+                text = self._text_pattern.sub(self._mask_pair, text)
+            if any(scheme in lower for scheme in _SCHEMES):
+                text = _CREDENTIAL_SCHEME.sub(rf"\g<1>\g<2>{REDACTED}", text)
         if self.pii_masking:
             text = self.mask_pii(text)
         return text

@@ -83,6 +83,16 @@ def elasticsearch() -> Iterator[FakeElasticsearch]:
     server.stop()
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Report a redirect as the status it is: following it would send the same request id twice."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
 def request(base: str, method: str, path: str, request_id: str, trace_id: str) -> int:
     separator = "&" if "?" in path else "?"
     url = f"{base}{urllib.parse.quote(path, safe='/?=&')}{separator}password={PASSWORD}&token={TOKEN}"
@@ -100,7 +110,7 @@ def request(base: str, method: str, path: str, request_id: str, trace_id: str) -
         },
     )
     try:
-        with urllib.request.urlopen(req, timeout=30) as response:
+        with _OPENER.open(req, timeout=30) as response:
             response.read()
             return int(response.status)
     except urllib.error.HTTPError as exc:

@@ -253,3 +253,21 @@ def test_module_helpers_follow_settings(configure_logs: Any) -> None:
     configure_logs(REDACT_KEYS=["color"])
     assert redaction.redact_query("color=red&password=x") == f"color={REDACTED}&password=x"
     assert redaction.is_sensitive_key("color")
+
+
+@pytest.mark.parametrize("key", DEFAULT_REDACT_KEYS)
+def test_every_default_key_is_found_in_free_text_whatever_its_case(key: str) -> None:
+    secret = "s3cr3tValue42"
+    for shown in (key, key.upper(), key.title()):
+        text = f"call failed with {shown}={secret} retrying"
+        assert secret not in REDACTOR.redact_text(text), text
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "basic", "TOKEN", "Digest"])
+def test_credentials_after_a_scheme_word_are_masked(scheme: str) -> None:
+    assert "abcd1234efgh" not in REDACTOR.redact_text(f"upstream said: {scheme} abcd1234efgh")
+
+
+def test_text_without_any_trigger_word_comes_back_unchanged() -> None:
+    text = "GET /shop/products/42/ from 203.0.113.7 took 12 ms"
+    assert REDACTOR.redact_text(text) is text
