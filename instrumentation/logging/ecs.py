@@ -50,7 +50,7 @@ _PATH_CACHE_LIMIT = 4096
 def _path(key: str) -> tuple[str, ...]:
     path = _PATHS.get(key)
     if path is None:
-        path = (key,) if key[0] == "@" else tuple(key.split("."))
+        path = (key,) if not key or key[0] == "@" else tuple(key.split("."))
         if len(_PATHS) < _PATH_CACHE_LIMIT:
             _PATHS[key] = path
     return path
@@ -59,19 +59,25 @@ def _path(key: str) -> tuple[str, ...]:
 def nest(flat: dict[str, Any]) -> dict[str, Any]:
     """``{"a.b": 1, "a.c": 2, "d": 3}`` -> ``{"a": {"b": 1, "c": 2}, "d": 3}``."""
     out: dict[str, Any] = {}
+    paths = _PATHS
     for key, value in flat.items():
-        parts = _path(key) if key else (key,)
-        if len(parts) == 1:
+        parts = paths.get(key) or _path(key)
+        depth = len(parts)
+        if depth == 1:
             out[key] = value
-            continue
-        node = out
-        for part in parts[:-1]:
-            child = node.get(part)
+        elif depth == 2:  # most ECS fields: one object, one leaf
+            child = out.get(parts[0])
             if not isinstance(child, dict):
-                child = {}
-                node[part] = child
-            node = child
-        node[parts[-1]] = value
+                child = out[parts[0]] = {}
+            child[parts[1]] = value
+        else:
+            node = out
+            for part in parts[:-1]:
+                child = node.get(part)
+                if not isinstance(child, dict):
+                    child = node[part] = {}
+                node = child
+            node[parts[-1]] = value
     return out
 
 

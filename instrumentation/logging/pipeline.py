@@ -192,7 +192,7 @@ class Pipeline:
                 value = redactor.redact_url(value)
             if key in _MULTILINE_FIELDS:
                 return redactor.clean_text(value)
-            return redactor.clean(redactor.redact_text(value))
+            return redactor.redact_and_clean(value)
         return redactor.redact_value(value)
 
 
@@ -265,8 +265,8 @@ def pipeline_event(pipeline: Pipeline, method_name: str, ed: dict[str, Any]) -> 
         elif redactor.is_sensitive_key(key):
             labels[key] = REDACTED
         else:
-            labels[key] = redactor.redact_value(
-                redactor.redact_text(value) if isinstance(value, str) else value
+            labels[key] = (
+                redactor.redact_and_clean(value) if isinstance(value, str) else redactor.redact_value(value)
             )
     if labels:
         flat["labels"] = labels

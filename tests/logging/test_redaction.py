@@ -271,3 +271,10 @@ def test_credentials_after_a_scheme_word_are_masked(scheme: str) -> None:
 def test_text_without_any_trigger_word_comes_back_unchanged() -> None:
     text = "GET /shop/products/42/ from 203.0.113.7 took 12 ms"
     assert REDACTOR.redact_text(text) is text
+
+
+@given(st.text(max_size=150) | st.builds(lambda k, s: f"{k}={s}", SENSITIVE_KEYS, SECRETS))
+@settings(suppress_health_check=[HealthCheck.too_slow])
+def test_the_shortcut_for_plain_values_gives_what_redacting_and_cleaning_gives(value: str) -> None:
+    for redactor in (REDACTOR, Redactor(DEFAULT_REDACT_KEYS, pii_masking=True, max_value_length=100)):
+        assert redactor.redact_and_clean(value) == redactor.clean(redactor.redact_text(value))
