@@ -61,7 +61,7 @@ soak: $(INSTALLED) system-deps
 docs: $(INSTALLED)
 	$(BIN)/fleetobs docs generate
 	$(BIN)/fleetobs dashboards generate --out compose/grafana/dashboards --provisioning compose/grafana/provisioning
-	$(BIN)/fleetobs alerts generate --out compose
+	$(BIN)/fleetobs alerts generate --out compose --layout compose --slo compose/prometheus/slo.yaml
 	$(BIN)/python deploy/kubernetes/sync_generated.py
 
 clean:
