@@ -90,6 +90,8 @@ _RECORD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__d
 _DROPPED_EXTRAS = frozenset({"request", "server_time", "color_message"})
 _EXTRA_ALIASES = {"status_code": "http.response.status_code"}
 _MULTILINE_FIELDS = frozenset({"message", "error.message", "error.stack_trace"})
+_SPECIAL_FIELDS = _MULTILINE_FIELDS | _DROPPED_EXTRAS | {"labels", "url.query", "url.full", "url.original"}
+_ATOMS = (int, float, bool)
 
 
 _environment_settings: Any = None
@@ -133,6 +135,13 @@ class Pipeline:
         self.stream = stream
         self.shipper = shipper
         self._lock = threading.Lock()
+        # Catalogue fields whose values need only the common treatment (no query, URL or
+        # multi-line handling, not sensitive by name): the usual fields of a line.
+        self.plain_fields = frozenset(
+            key
+            for key in FIELD_NAMES
+            if key not in _SPECIAL_FIELDS and not self.redactor.is_sensitive_key(key)
+        )
         self._stdout: BatchedOutput | None = None
 
     # --- output ----------------------------------------------------------------------------
@@ -251,8 +260,17 @@ def pipeline_event(pipeline: Pipeline, method_name: str, ed: dict[str, Any]) -> 
         ed.pop(key, None)
 
     redactor = pipeline.redactor
+    plain = pipeline.plain_fields
     labels: dict[str, Any] | None = None
     for key, value in ed.items():
+        if key in plain:  # the common case, without the checks below
+            if isinstance(value, str):
+                flat[key] = redactor.redact_and_clean(value)
+            elif value is None or type(value) in _ATOMS:
+                flat[key] = value
+            else:
+                flat[key] = redactor.redact_value(value)
+            continue
         if key in _DROPPED_EXTRAS:
             continue
         if key in FIELD_NAMES and key != "labels":
