@@ -49,18 +49,19 @@ def _probe(app: Any, config: Any) -> dict[str, Any]:
     from benchmarks.wsgi_client import Client
     from instrumentation.logging.output import flush_all
 
-    sys.stdout.flush()
-    flush_all()  # lines of the warm-up still waiting (LOG_FLUSH_INTERVAL) are not the probe's
-    minimal.flush()
+    def write_pending_lines() -> None:  # batched for standard output (LOG_FLUSH_INTERVAL)
+        sys.stdout.flush()
+        flush_all()
+        minimal.flush()
+
+    write_pending_lines()  # the warm-up's lines are not the probe's
     saved = os.dup(1)
     with tempfile.TemporaryFile() as capture:
         os.dup2(capture.fileno(), 1)
         try:
             client = Client(app, VIEWS["trivial"])
             client.serve(PROBE)
-            sys.stdout.flush()
-            flush_all()  # lines batched for standard output (LOG_FLUSH_INTERVAL)
-            minimal.flush()
+            write_pending_lines()
         finally:
             os.dup2(saved, 1)
             os.close(saved)

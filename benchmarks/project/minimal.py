@@ -110,18 +110,20 @@ class MinimalMiddleware:
         )
         with _lock:
             if _pending_size[0] + len(line) > _PIPE_BUF:
-                os.write(1, b"".join(_pending))
-                _pending.clear()
-                _pending_size[0] = 0
+                _write_pending()
             _pending.append(line)
             _pending_size[0] += len(line)
         return response
+
+
+def _write_pending() -> None:
+    os.write(1, b"".join(_pending))
+    _pending.clear()
+    _pending_size[0] = 0
 
 
 def flush() -> None:
     """Write the pending lines (the benchmark's probe counts them)."""
     with _lock:
         if _pending:
-            os.write(1, b"".join(_pending))
-            _pending.clear()
-            _pending_size[0] = 0
+            _write_pending()

@@ -91,7 +91,6 @@ _DROPPED_EXTRAS = frozenset({"request", "server_time", "color_message"})
 _EXTRA_ALIASES = {"status_code": "http.response.status_code"}
 _MULTILINE_FIELDS = frozenset({"message", "error.message", "error.stack_trace"})
 _SPECIAL_FIELDS = _MULTILINE_FIELDS | _DROPPED_EXTRAS | {"labels", "url.query", "url.full", "url.original"}
-_ATOMS = (int, float, bool)
 
 
 _environment_settings: Any = None
@@ -264,12 +263,9 @@ def pipeline_event(pipeline: Pipeline, method_name: str, ed: dict[str, Any]) -> 
     labels: dict[str, Any] | None = None
     for key, value in ed.items():
         if key in plain:  # the common case, without the checks below
-            if isinstance(value, str):
-                flat[key] = redactor.redact_and_clean(value)
-            elif value is None or type(value) in _ATOMS:
-                flat[key] = value
-            else:
-                flat[key] = redactor.redact_value(value)
+            flat[key] = (
+                redactor.redact_and_clean(value) if isinstance(value, str) else redactor.redact_value(value)
+            )
             continue
         if key in _DROPPED_EXTRAS:
             continue
