@@ -228,11 +228,14 @@ def _on_postrun(
         entry = _running.pop(str(task_id), None)
         task_name = _task_name(task, None)
         outcome = _STATES.get(state or "", "failure")
+        if entry is not None:
+            # Duration before the execution count: a reader that sees the execution has
+            # its duration too (within one metrics file set, not across a scrape's reads).
+            _count("fleetobs_task_duration_seconds", task_name).observe(time.perf_counter() - entry[1])
         _count("fleetobs_task_executions", task_name, outcome).inc()
         if entry is None:
             return
-        handle, started = entry
-        _count("fleetobs_task_duration_seconds", task_name).observe(time.perf_counter() - started)
+        handle = entry[0]
         if handle is not None:
             from instrumentation.tracing import children
 

@@ -95,11 +95,19 @@ def test_worker_task_metrics_are_scraped(shop_env: dict[str, str], tmp_path: Pat
             capture_output=True,
             timeout=60,
         )
+        # A scrape reads each metric type's files in turn, so it can land between one
+        # task's duration and its execution count: wait until every series has all three.
+        counted = (
+            "fleetobs_task_executions_total{",
+            "fleetobs_task_duration_seconds_count{",
+            "fleetobs_task_queue_wait_seconds_count{",
+        )
         deadline = time.monotonic() + 60
-        while value(scrape(port), "fleetobs_task_executions_total{") < 3:
-            assert time.monotonic() < deadline, scrape(port) + log.read_text()
-            time.sleep(0.5)
         text = scrape(port)
+        while min(value(text, prefix) for prefix in counted) < 3:
+            assert time.monotonic() < deadline, text + log.read_text()
+            time.sleep(0.5)
+            text = scrape(port)
     finally:
         worker.terminate()
         worker.wait(30)
