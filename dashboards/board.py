@@ -1,7 +1,8 @@
 """The frame every dashboard shares: variables, links, time settings and layout.
 
 A dashboard module hands :func:`dashboard` its uid, title, description and sections; this
-adds the scope variables (``datasource``, ``environment``, ``job``, ``instance``), a dropdown of
+adds the scope variables (``datasource``, ``environment``, ``job``, and ``instance`` unless the
+dashboard has no Prometheus panel to narrow), a dropdown of
 links to every other dashboard of the fleet (keeping the time range and variables), a shared
 crosshair, and grid positions for every panel.
 """
@@ -26,6 +27,7 @@ def dashboard(
     sections: Sequence[Section],
     *,
     extra_variables: Sequence[gl.Template] = (),
+    instance: bool = True,
     tags: Sequence[str] = (),
 ) -> gl.Dashboard:
     """A grafanalib dashboard in the house style (finalized by :mod:`dashboards.postprocess`)."""
@@ -39,7 +41,7 @@ def dashboard(
         refresh=DEFAULT_REFRESH,
         graphTooltip=gl.GRAPH_TOOLTIP_MODE_SHARED_CROSSHAIR,
         editable=False,
-        templating=gl.Templating(list=[*variables.scope(), *extra_variables]),
+        templating=gl.Templating(list=[*variables.scope(instance=instance), *extra_variables]),
         links=[
             gl.DashboardLink(
                 title="Fleet dashboards",

@@ -5,7 +5,9 @@ Panels read the Elasticsearch datasource (provisioned with uid ``elasticsearch``
 and by service), *Which errors, and where?* (errors by type, recent error lines, and a table of
 recent errors whose ``trace.id`` opens the trace in Tempo) and *What do the warnings say?*
 (N+1 warnings with their statement, slow requests from the access log). ``$job`` and
-``$environment`` filter on ``service.name`` and ``service.environment``.
+``$environment`` filter on ``service.name`` and ``service.environment``; instead of the
+Prometheus ``$instance``, ``$host`` (read from Elasticsearch) filters on ``host.name``, the
+machine or container that wrote the line.
 """
 
 from __future__ import annotations
@@ -126,4 +128,6 @@ def build() -> gl.Dashboard:
             Section("Which errors, and where?", errors),
             Section("What do the warnings say?", warnings),
         ],
+        instance=False,
+        extra_variables=[ls.host_variable()],
     )

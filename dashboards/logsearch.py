@@ -6,12 +6,20 @@ use fields the index template maps). Queries are Lucene strings; the dashboard v
 matched as regular expressions (``service.name:/${job:regex}/``) so Grafana's ``All`` value
 ``.+`` matches every service, as it does in PromQL. The Prometheus ``job`` label is the
 service name, which logs carry as ``service.name``.
+
+Log lines carry no Prometheus ``instance``: they name the machine or container that wrote them
+(``host.name``), and a scrape address (``10.1.2.3:8000``) cannot be turned into that name. So
+log dashboards narrow by host with their own variable, :func:`host_variable`, whose choices
+come from Elasticsearch (the ``host.name`` values of the selected services' lines).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
+
+from grafanalib import core as gl
 
 from dashboards.panels import ELASTICSEARCH_DS
 from instrumentation.catalog import log_field
@@ -50,15 +58,40 @@ def at_least(name: str, value: int) -> str:
     return f"{_escape(field(name))}:>={value}"
 
 
+def _services() -> tuple[str, str]:
+    return regex("service.name", "${job:regex}"), regex("service.environment", "${environment:regex}")
+
+
 def scoped(*clauses: str) -> str:
-    """``clauses`` restricted to the dashboard's ``$job`` and ``$environment``."""
-    return " AND ".join(
-        (
-            regex("service.name", "${job:regex}"),
-            regex("service.environment", "${environment:regex}"),
-            *clauses,
-        )
+    """``clauses`` restricted to the dashboard's ``$job``, ``$environment`` and ``$host``."""
+    return " AND ".join((*_services(), regex("host.name", "${host:regex}"), *clauses))
+
+
+def terms_variable(name: str, label: str, field_name: str, query: str, *, size: int = 500) -> gl.Template:
+    """A multi-select over the values a log field takes in the lines ``query`` matches.
+
+    Grafana's Elasticsearch query variable: a terms aggregation over the dashboard's time range.
+    Multi-select with ``All`` as ``.+`` and a reload on time-range change, like the Prometheus
+    scope variables, so the panels match it the same way (``${name:regex}``).
+    """
+    definition = {"find": "terms", "field": field(field_name), "query": query, "size": size}
+    return gl.Template(
+        name=name,
+        label=label,
+        query=json.dumps(definition, sort_keys=True),
+        dataSource=ELASTICSEARCH_DS,
+        includeAll=True,
+        multi=True,
+        allValue=".+",
+        default="$__all",
+        refresh=gl.REFRESH_ON_TIME_RANGE_CHANGE,
+        sort=gl.SORT_ALPHA_ASC,
     )
+
+
+def host_variable() -> gl.Template:
+    """``$host``: the machines or containers that logged for the selected services."""
+    return terms_variable("host", "Host", "host.name", " AND ".join(_services()))
 
 
 def _base(ref: str, query: str) -> dict[str, Any]:

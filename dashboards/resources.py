@@ -4,8 +4,9 @@ Every panel is per instance. Rows answer: *Is any instance near a limit?* (the f
 ratios: worker slots, CPU, memory, file descriptors, with 80 % and 90 % marks), *What is
 the process using?* (CPU cores and memory against their limits, threads, open file
 descriptors), *Are the workers keeping up?* (requests in flight against worker capacity, live
-workers), *Is the runtime healthy?* (garbage-collector runs by generation) and *Can we reach
-the database?* (connection errors and query errors).
+workers), *Is the runtime healthy?* (garbage-collector runs by generation), *Can we reach
+the database?* (connection errors and query errors) and *Is telemetry getting through?* (spans
+and log records delivered, dropped by reason, and failed export attempts).
 """
 
 from __future__ import annotations
@@ -175,15 +176,60 @@ def build() -> gl.Dashboard:
             steps=ANY,
         ),
     ]
+    telemetry = [
+        timeseries(
+            "Telemetry delivered",
+            "Spans and log records per second handed to their backend (Tempo, Elasticsearch), by signal. "
+            "A signal that stops here while the instance serves traffic is not reaching its backend.",
+            [
+                Query(
+                    q.rate(metric("fleetobs_telemetry_exported"), by=(*PER_INSTANCE, "signal")),
+                    f"{LEGEND} {{{{signal}}}}",
+                )
+            ],
+            OPS_PER_SECOND,
+            w=8,
+        ),
+        timeseries(
+            "Telemetry dropped",
+            "Spans and log records per second given up on, by signal and reason: queue_full (the backend "
+            "is slower than the instance), export_failed (it is down or refusing), rejected (it refused "
+            "some records), shutdown. Traces and logs of these moments are incomplete.",
+            [
+                Query(
+                    q.rate(metric("fleetobs_telemetry_dropped"), by=(*PER_INSTANCE, "signal", "reason")),
+                    f"{LEGEND} {{{{signal}}}} {{{{reason}}}}",
+                )
+            ],
+            OPS_PER_SECOND,
+            w=8,
+            steps=ANY,
+        ),
+        timeseries(
+            "Failed export attempts",
+            "Export attempts per second that did not reach the backend (each retry counts), by signal. "
+            "Failures with deliveries in between are retries that worked; failures alone are an outage.",
+            [
+                Query(
+                    q.rate(metric("fleetobs_telemetry_export_failures"), by=(*PER_INSTANCE, "signal")),
+                    f"{LEGEND} {{{{signal}}}}",
+                )
+            ],
+            OPS_PER_SECOND,
+            w=8,
+            steps=ANY,
+        ),
+    ]
     return dashboard(
         UID,
         TITLE,
-        "Per-instance CPU, memory, file descriptors, worker saturation, garbage collection and database "
-        "connectivity.",
+        "Per-instance CPU, memory, file descriptors, worker saturation, garbage collection, database "
+        "connectivity and telemetry delivery.",
         [
             Section("Is any instance near a limit?", ratios),
             Section("What are the processes using?", usage),
             Section("Are the workers keeping up?", workers),
             Section("Can the instances reach the database?", database),
+            Section("Is telemetry getting through?", telemetry),
         ],
     )

@@ -64,14 +64,20 @@ def _query_variable(name: str, label: str, scope: Sequence[str]) -> gl.Template:
     )
 
 
-def scope() -> list[gl.Template]:
-    """``datasource``, ``environment``, ``job`` and ``instance``, in dependency order."""
-    return [
+def scope(*, instance: bool = True) -> list[gl.Template]:
+    """``datasource``, ``environment``, ``job`` and ``instance``, in dependency order.
+
+    ``instance=False`` leaves out ``$instance``, for dashboards with no Prometheus panel
+    (their own variables narrow further, e.g. the Logs dashboard's ``$host``).
+    """
+    found = [
         datasource(),
         _query_variable("environment", "Environment", ()),
         _query_variable("job", "Job", ("environment",)),
-        _query_variable("instance", "Instance", ("environment", "job")),
     ]
+    if instance:
+        found.append(_query_variable("instance", "Instance", ("environment", "job")))
+    return found
 
 
 def _custom(name: str, label: str, values: Sequence[str], default: str) -> gl.Template:

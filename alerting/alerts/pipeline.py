@@ -68,7 +68,7 @@ def group(ctx: Context) -> RuleGroup:
             "}} over the "
             f"last 10m (threshold {t.telemetry_drop_ratio:.0%}): traces or logs of this period are "
             "incomplete.",
-            "fleet",
+            "resources",
         ),
         alert(
             "FleetobsLogShippingFailing",
@@ -79,7 +79,7 @@ def group(ctx: Context) -> RuleGroup:
             "Every attempt of {{ $labels.instance }} ({{ $labels.job }}) to ship logs failed for 10m "
             "({{ $value | printf `%.2g` }} failures per second); the logs pile up in its queue and "
             "then get dropped.",
-            "logs",
+            "resources",
             ("job", "instance"),
         ),
         alert(

@@ -6,7 +6,10 @@ message with its rule id. The rules follow the upstream linter's checks (names i
 outside ``rate`` (only ``$__rate_interval`` and the dashboard's ``$__range`` are allowed), and
 ``target-counter-agg`` treats histogram ``_bucket``/``_count``/``_sum`` series as the counters
 they are. Elasticsearch panels are held to the datasource rule through the provisioned uid,
-since the datasource variable is the Prometheus one.
+since the datasource variable is the Prometheus one. For the same reason the template rules
+that concern PromQL (``template-instance``, ``template-label-promql``) apply to Prometheus
+dashboards and variables: a dashboard without a Prometheus target needs no ``$instance``, and
+an Elasticsearch query variable is not PromQL (``test_catalog`` checks those instead).
 """
 
 from __future__ import annotations
@@ -72,14 +75,14 @@ def template_job(d: Json) -> list[str]:
 
 
 def template_instance(d: Json) -> list[str]:
+    if next(walk.prometheus_targets(d), None) is None:
+        return []
     return _template(d, "instance")
 
 
 def template_label_promql(d: Json) -> list[str]:
     errors = []
-    for v in walk.variables(d):
-        if v.get("type") != "query":
-            continue
+    for v in walk.query_variables(d, "prometheus"):
         match = TEMPLATE_QUERY.match(v.get("query", ""))
         if not match:
             errors.append(f"variable {v.get('name')!r} has invalid query {v.get('query')!r}")

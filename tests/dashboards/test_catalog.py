@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -16,6 +17,7 @@ from tests.dashboards.promql import analyse
 NAMES = sorted(generate.dashboards())
 STANDARD = {"job", "instance", "environment"}
 LOG_FIELD_NAMES = {f.name for f in LOG_FIELDS}
+LOG_FIELD_TYPES = {f.name: f.type for f in LOG_FIELDS}
 LEGEND_LABEL = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 LUCENE_FIELD = re.compile(r"(?:^|[\s(])((?:\\@)?[A-Za-z_@][A-Za-z0-9_.@]*):")
 LUCENE_EXISTS = re.compile(r"_exists_:([A-Za-z0-9_.@]+)")
@@ -57,9 +59,11 @@ def test_prometheus_queries_use_only_catalogue_metrics_and_labels(
 
 @pytest.mark.parametrize("name", NAMES)
 def test_variables_use_only_catalogue_metrics_and_labels(generated: dict[str, Any], name: str) -> None:
-    for var in walk.variables(generated[name]):
-        if var["type"] != "query":
-            continue
+    dashboard = generated[name]
+    assert len(walk.query_variables(dashboard, "prometheus")) + len(
+        walk.query_variables(dashboard, "elasticsearch")
+    ) == len([v for v in walk.variables(dashboard) if v["type"] == "query"])
+    for var in walk.query_variables(dashboard, "prometheus"):
         match = re.fullmatch(r"label_values\((.+), ([a-z_]+)\)", var["query"])
         assert match, var["query"]
         check_expression(match.group(1))
@@ -97,11 +101,42 @@ def test_elasticsearch_panels_use_only_index_template_fields(generated: dict[str
             assert override["matcher"]["options"] in LOG_FIELD_NAMES, panel["title"]
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_elasticsearch_variables_are_terms_of_index_template_fields(
+    generated: dict[str, Any], name: str
+) -> None:
+    dashboard = generated[name]
+    defined: set[str] = set()
+    for var in walk.variables(dashboard):
+        if var in walk.query_variables(dashboard, "elasticsearch"):
+            assert var["datasource"]["uid"] == uids.ELASTICSEARCH
+            definition = json.loads(var["query"])
+            assert definition["find"] == "terms", var["name"]
+            assert definition["field"] in LOG_FIELD_NAMES, var["name"]
+            assert LOG_FIELD_TYPES[definition["field"]] == "keyword", "terms need an aggregatable field"
+            query = definition["query"]
+            assert _es_fields({"timeField": "@timestamp", "query": query}) <= LOG_FIELD_NAMES, query
+            # Only variables defined before it, so Grafana can resolve them in order.
+            assert set(re.findall(r"\$\{(\w+)", query)) <= defined, (var["name"], query)
+        defined.add(var["name"])
+
+
 def test_logs_dashboard_has_elasticsearch_panels(generated: dict[str, Any]) -> None:
-    targets = list(walk.elasticsearch_targets(generated[f"{uids.LOGS}.json"]))
+    dashboard = generated[f"{uids.LOGS}.json"]
+    targets = list(walk.elasticsearch_targets(dashboard))
     assert len(targets) >= 5
-    queries = " ".join(t["query"] for _, t in targets)
-    assert "service.name:/${job:regex}/" in queries
+    for panel, target in targets:
+        for clause in (
+            "service.name:/${job:regex}/",
+            "service.environment:/${environment:regex}/",
+            "host.name:/${host:regex}/",
+        ):
+            assert clause in target["query"], (panel["title"], clause)
+    # Logs name their host, not a scrape address: no Prometheus $instance that would do nothing.
+    assert walk.variable(dashboard, "instance") is None
+    host = walk.variable(dashboard, "host")
+    assert host is not None
+    assert json.loads(host["query"])["field"] == "host.name"
 
 
 # --- provisioning -----------------------------------------------------------------------------

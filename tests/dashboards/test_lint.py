@@ -78,6 +78,7 @@ MUTATIONS: dict[str, tuple[str, Callable[[dict[str, Any]], None]]] = {
     "no job variable": ("template-job", _drop_var("job")),
     "job not multi": ("template-job", _set_var("job", "multi", False)),
     "instance all value": ("template-instance", _set_var("instance", "allValue", "")),
+    "no instance variable on a Prometheus dashboard": ("template-instance", _drop_var("instance")),
     "bad variable query": ("template-label-promql", _set_var("job", "query", "label_values(up{, job)")),
     "variable reloads on load only": ("template-on-time-change-reload", _set_var("job", "refresh", 1)),
     "fixed datasource": (

@@ -70,6 +70,9 @@ TRAFFIC_READY = {
     "task retries": 'sum(fleetobs_task_executions_total{task_state="retry"})',
     "task failures": 'sum(fleetobs_task_executions_total{task_state="failure"})',
     "task queue waits": "sum(fleetobs_task_queue_wait_seconds_count)",
+    "spans delivered": 'sum(fleetobs_telemetry_exported_total{signal="spans"})',
+    "span export failures": 'sum(fleetobs_telemetry_export_failures_total{signal="spans"})',
+    "spans dropped": 'sum(fleetobs_telemetry_dropped_total{signal="spans"})',
 }
 #: While traffic runs: the flaky endpoint fails often, and an error burst fails some requests and
 #: makes order tasks retry (and, after their last retry, fail).
@@ -77,7 +80,8 @@ TRAFFIC_FAULTS = {"failure_rate": 0.5, "error_rate": 0.4}
 
 #: Instances added to the fleet whose database fails, so the error panels have something to show:
 #: one whose PostgreSQL refuses connections (nothing listens on the port), one whose queries fail
-#: (a search_path with no tables: every query raises ProgrammingError).
+#: (a search_path with no tables: every query raises ProgrammingError). Their OTLP endpoint
+#: refuses connections too, so the telemetry panels show failed exports and dropped spans.
 BROKEN_DATABASES = {
     "shop-no-database": "postgresql://postgres@127.0.0.1:{closed_port}/test",
     "shop-no-schema": "postgresql://postgres@127.0.0.1:5432/test?options=-csearch_path%3Dfleetobs_no_such_schema",
@@ -178,6 +182,7 @@ def _start_broken_instances(fleet: Fleet) -> Iterator[Gunicorn]:
     for name, url in BROKEN_DATABASES.items():
         env = fleet.instance_env(0)
         env["DATABASE_URL"] = url.format(closed_port=free_port())
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{free_port()}"
         env["PROMETHEUS_MULTIPROC_DIR"] = str(fleet.state_dir / "instances" / name / "metrics")
         app = Gunicorn(
             WSGI_MODULE,
@@ -347,9 +352,7 @@ def test_variables_list_the_fleet(fleet_under_traffic: Fleet) -> None:
         "instance": {"shop-1", "shop-2"},
     }
     for dashboard in generate.dashboards().values():
-        for var in walk.variables(dashboard):
-            if var["type"] != "query":
-                continue
+        for var in walk.query_variables(dashboard, "prometheus"):
             match = re.fullmatch(r"label_values\((.+), (\w+)\)", var["query"])
             assert match, var["query"]
             selector = expand(match.group(1), dashboard)

@@ -146,10 +146,14 @@ def test_rendering_is_plain_sorted_json(generated: dict[str, Any], name: str) ->
 
 
 def test_alert_dashboard_links_open_existing_dashboards(generated: dict[str, Any]) -> None:
+    from alerting import api
     from alerting.context import DASHBOARDS
 
     existing = {d["uid"]: d for d in generated.values()}
     assert set(DASHBOARDS.values()) <= set(existing)
-    for d in existing.values():  # alerts pass job (and instance) as variables
-        assert walk.variable(d, "job") is not None
-        assert walk.variable(d, "instance") is not None
+    links = [alert.dashboard_url for alert in api.alerts(api.build_context())]
+    assert links
+    for link in links:  # every variable an alert passes exists where its link lands
+        uid = re.search(r"/d/([a-z0-9-]+)", link).group(1)  # type: ignore[union-attr]
+        for name in re.findall(r"[?&]var-([a-z_]+)=", link):
+            assert walk.variable(existing[uid], name) is not None, (link, name)

@@ -34,5 +34,14 @@ def variables(dashboard: Json) -> list[Json]:
     return list(dashboard.get("templating", {}).get("list", []))
 
 
+def query_variables(dashboard: Json, datasource_type: str) -> list[Json]:
+    """The query variables whose datasource is of ``datasource_type`` (``prometheus``...)."""
+    return [
+        v
+        for v in variables(dashboard)
+        if v.get("type") == "query" and v.get("datasource", {}).get("type") == datasource_type
+    ]
+
+
 def variable(dashboard: Json, name: str) -> Json | None:
     return next((v for v in variables(dashboard) if v.get("name") == name), None)
