@@ -11,9 +11,11 @@ execute) are both covered; calling it again is harmless::
     after_task_publish    end the PRODUCER span; fleetobs_task_published{task_name} += 1
     task_prerun           CONSUMER span "process {task}", child of the context in the headers
                           (or of the current span when the task runs eagerly), made current so
-                          the task's logs carry its trace id; fleetobs_task_queue_wait_seconds
+                          the task's logs carry its trace id; task.name and task.id bound for
+                          the task's log lines; fleetobs_task_queue_wait_seconds
     task_failure          exception event and error status on the CONSUMER span
-    task_postrun          end the span; fleetobs_task_executions{task_state=success|failure|retry}
+    task_postrun          end the span, unbind the log fields;
+                          fleetobs_task_executions{task_state=success|failure|retry}
                           and fleetobs_task_duration_seconds
     worker_process_shutdown / worker_shutdown   flush queued spans
 
@@ -42,8 +44,9 @@ _STATES = {"SUCCESS": "success", "RETRY": "retry"}
 
 #: task id -> PRODUCER span handle, between before_ and after_task_publish.
 _publishing: dict[str, Any] = {}
-#: task id -> (CONSUMER span handle or None, start perf_counter), between prerun and postrun.
-_running: dict[str, tuple[Any, float]] = {}
+#: task id -> (CONSUMER span handle or None, start perf_counter, log fields token or None),
+#: between prerun and postrun.
+_running: dict[str, tuple[Any, float, Any]] = {}
 _connected: list[tuple[Any, Any, str]] = []
 
 
@@ -142,11 +145,32 @@ def _eta_timestamp(eta: Any) -> float | None:
     return None
 
 
+def _bind_task_logs(task_name: str, task_id: str | None) -> Any:
+    try:
+        from instrumentation import logging as fleet_logging
+
+        return fleet_logging.begin_task(task_name, task_id)
+    except Exception as exc:  # noqa: BLE001
+        internal_error(exc, "celery.logs")
+        return None
+
+
+def _unbind_task_logs(token: Any) -> None:
+    try:
+        from instrumentation import logging as fleet_logging
+
+        fleet_logging.finish_task(token)
+    except Exception as exc:  # noqa: BLE001
+        internal_error(exc, "celery.logs")
+
+
 def _on_prerun(task_id: str | None = None, task: Any = None, **kwargs: Any) -> None:
+    log_token = None
     try:
         request = getattr(task, "request", None)
         task_name = _task_name(task, None)
         started = time.perf_counter()
+        log_token = _bind_task_logs(task_name, task_id)
         published = _request_value(request, PUBLISHED_AT_HEADER)
         if isinstance(published, int | float):
             ready = max(float(published), _eta_timestamp(getattr(request, "eta", None)) or 0.0)
@@ -184,8 +208,9 @@ def _on_prerun(task_id: str | None = None, task: Any = None, **kwargs: Any) -> N
                 handle = _with_baggage(handle, base)
         if len(_running) >= _MAX_IN_FLIGHT:
             _running.clear()
-        _running[str(task_id)] = (handle, started)
+        _running[str(task_id)] = (handle, started, log_token)
     except Exception as exc:  # noqa: BLE001
+        _unbind_task_logs(log_token)
         internal_error(exc, "celery.prerun")
 
 
@@ -236,6 +261,7 @@ def _on_postrun(
         if entry is None:
             return
         handle = entry[0]
+        _unbind_task_logs(entry[2])
         if handle is not None:
             from instrumentation.tracing import children
 

@@ -7,6 +7,8 @@ Contract used by the middleware and :mod:`instrumentation.apps`:
 ``begin_request(request, request_id)``  bind the request's context for every logger; return a token.
 ``finish_request(token, request, info)``emit the access-log line and unbind the context.
 ``log_n_plus_one(route, statement, count)`` warning line for an N+1 detection.
+``begin_task(name, task_id)``           bind ``task.name``/``task.id`` for a background task; a token.
+``finish_task(token)``                  unbind them.
 ``shutdown()``                          flush shippers (worker exit).
 ``gunicorn_logconfig()``                ``logconfig_dict`` making gunicorn's loggers write the same JSON.
 
@@ -28,7 +30,7 @@ from __future__ import annotations
 from contextvars import Token
 from typing import Any
 
-from instrumentation.logging import context, output, pipeline, redaction, render
+from instrumentation.logging import context, output, pipeline, redaction, render, requestvars
 from instrumentation.logging import shipper as _shipper
 from instrumentation.logging.pipeline import EcsFormatter, EcsHandler, gunicorn_logconfig
 
@@ -36,8 +38,10 @@ __all__ = [
     "EcsFormatter",
     "EcsHandler",
     "begin_request",
+    "begin_task",
     "configure",
     "finish_request",
+    "finish_task",
     "gunicorn_logconfig",
     "log_n_plus_one",
     "reset",
@@ -78,6 +82,16 @@ def begin_request(request: Any, request_id: str, ids: Any = context.CURRENT) -> 
 def finish_request(token: Any, request: Any, info: Any) -> None:
     """Write the access-log line for ``request`` and unbind its context."""
     context.finish_request(token, request, info)
+
+
+def begin_task(name: str, task_id: str | None) -> Any:
+    """Bind ``task.name`` and ``task.id`` for every log line until :func:`finish_task`."""
+    return requestvars.begin_task(name, task_id)
+
+
+def finish_task(token: Any) -> None:
+    """Unbind the task fields bound by :func:`begin_task`."""
+    requestvars.finish_task(token)
 
 
 def log_n_plus_one(route: str, statement: str, count: int) -> None:

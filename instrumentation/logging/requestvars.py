@@ -1,17 +1,30 @@
-"""The request context every log line of a request carries, held in a context variable.
+"""The request (or background task) context every log line carries, held in context variables.
 
 Kept apart from :mod:`instrumentation.logging.context` (which writes the access line) so the
-pipeline can read it without importing the request side.
+pipeline can read it without importing the request side. A background task's lines carry
+``task.name`` and ``task.id`` (bound by the Celery integration between ``task_prerun`` and
+``task_postrun``).
 """
 
 from __future__ import annotations
 
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import Any
 
 from instrumentation import tracing
 
-__all__ = ["RequestContext", "add_request_fields", "current", "current_ids"]
+__all__ = [
+    "RequestContext",
+    "add_request_fields",
+    "begin_task",
+    "current",
+    "current_ids",
+    "current_task",
+    "finish_task",
+]
+
+#: Longest task name or id a line carries (Celery's are short; a hostile one is cut).
+MAX_TASK_FIELD = 256
 
 
 class RequestContext:
@@ -49,6 +62,26 @@ class RequestContext:
 
 
 current: ContextVar[RequestContext | None] = ContextVar("fleetobs_request", default=None)
+#: ``{"task.name": ..., "task.id": ...}`` while a background task runs.
+current_task: ContextVar[dict[str, str] | None] = ContextVar("fleetobs_task", default=None)
+
+
+def begin_task(name: str, task_id: str | None) -> Token[dict[str, str] | None]:
+    """Bind ``task.name`` and ``task.id`` for every line logged until :func:`finish_task`."""
+    fields = {"task.name": str(name)[:MAX_TASK_FIELD]}
+    if task_id:
+        fields["task.id"] = str(task_id)[:MAX_TASK_FIELD]
+    return current_task.set(fields)
+
+
+def finish_task(token: Token[dict[str, str] | None] | None) -> None:
+    """Unbind the task fields bound by :func:`begin_task`."""
+    if token is None:
+        return
+    try:
+        current_task.reset(token)
+    except ValueError:  # ended in another context than it began: just unbind here
+        current_task.set(None)
 
 
 def current_ids() -> tuple[str, str] | None:
@@ -59,10 +92,13 @@ def current_ids() -> tuple[str, str] | None:
 
 
 def add_request_fields(flat: dict[str, Any]) -> None:
-    """Add the request context and the active span's ids to a flat event."""
+    """Add the request (or task) context and the active span's ids to a flat event."""
     ctx = current.get()
     if ctx is not None:
         flat.update(ctx.flat)
+    task = current_task.get()
+    if task is not None:
+        flat.update(task)
     ids = current_ids()
     if ids is not None:
         flat["trace.id"] = ids[0]

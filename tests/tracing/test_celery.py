@@ -179,3 +179,51 @@ def test_unsampled_request_still_shares_its_trace_id(eager_app: object) -> None:
     body = response.json()
     assert body["task"][0] == body["request"][0] == response["X-Trace-Id"]
     assert exporter.get_finished_spans() == ()
+
+
+def test_task_log_lines_carry_the_task_name_and_id(spans: InMemorySpanExporter, eager_app: object) -> None:
+    import logging
+
+    from celery import shared_task
+
+    from instrumentation.logging.testing import capture_logs
+
+    @shared_task(name="tracing_site.logs_twice")
+    def logs_twice() -> None:
+        logging.getLogger("tracing_site.tasks").warning("charging the card")
+        import structlog
+
+        structlog.get_logger("tracing_site.tasks").info("card charged")
+
+    with capture_logs() as logs:
+        result = logs_twice.delay()
+        logging.getLogger("tracing_site.tasks").warning("after the task")
+    task_id = result.id
+    lines = logs.by_logger("tracing_site.tasks")
+    assert [line["message"] for line in lines] == ["charging the card", "card charged", "after the task"]
+    (span,) = [s for s in spans.get_finished_spans() if s.kind is SpanKind.CONSUMER]
+    for line in lines[:2]:
+        assert line["task"] == {"name": "tracing_site.logs_twice", "id": task_id}
+        assert line["trace"]["id"] == _hex(span.context.trace_id, 32)
+    assert "task" not in lines[2], "the task fields are unbound when the task ends"
+
+
+def test_a_failing_task_unbinds_its_log_fields(eager_app: object) -> None:
+    import logging
+
+    from celery import shared_task
+
+    from instrumentation.logging.testing import capture_logs
+
+    @shared_task(name="tracing_site.logs_then_fails")
+    def logs_then_fails() -> None:
+        logging.getLogger("tracing_site.tasks").error("about to fail")
+        raise RuntimeError("card declined")
+
+    with capture_logs() as logs:
+        with pytest.raises(RuntimeError, match="card declined"):
+            logs_then_fails.delay()
+        logging.getLogger("tracing_site.tasks").warning("after the task")
+    failing, after = logs.by_logger("tracing_site.tasks")
+    assert failing["task"]["name"] == "tracing_site.logs_then_fails"
+    assert "task" not in after
