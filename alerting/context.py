@@ -31,9 +31,16 @@ class Context:
     def runbook(self, alert: str) -> str:
         return f"{self.spec.links.runbooks.rstrip('/')}/{alert}.md"
 
-    def dashboard(self, which: str, *variables: str) -> str:
-        """Grafana URL of dashboard ``which`` with ``var-<label>={{ $labels.<label> }}`` for each variable."""
+    def dashboard(self, which: str, *variables: str, **renamed: str) -> str:
+        """Grafana URL of dashboard ``which`` with the alert's labels as template variables.
+
+        ``var-<label>={{ $labels.<label> }}`` for each of ``variables`` (job, instance: plain
+        names), and ``var-<name>`` from the label ``renamed[name]``, URL-encoded (``route`` from
+        ``http_route``, whose URL patterns hold ``/``, ``<``, ``>`` and ``:``).
+        """
         uid = DASHBOARDS[which]
-        query = "&".join(f"var-{v}={{{{ $labels.{v} }}}}" for v in variables)
+        parts = [f"var-{v}={{{{ $labels.{v} }}}}" for v in variables]
+        parts += [f"var-{name}={{{{ $labels.{label} | urlquery }}}}" for name, label in renamed.items()]
+        query = "&".join(parts)
         url = f"{self.spec.links.grafana.rstrip('/')}/d/{uid}"
         return f"{url}?{query}" if query else url

@@ -2,9 +2,10 @@
 
 Rows answer: *How many queries, and how slow?* (query rate and p95 latency by SQL operation,
 p99 by connection alias), *Which operations are slowest?* (a table over the range by alias,
-vendor and operation, sorted by p99), *Are queries failing?* (errors by type, unapplied
-migrations), *How many queries does a request cost?* (queries per request, N+1 detections)
-and *Is the cache helping?* (operations by result, hit ratio and latency by alias).
+vendor and operation, sorted by p99), *Are connections or queries failing?* (failed connection
+attempts, query errors by type, unapplied migrations), *How many queries does a request cost?*
+(queries per request, N+1 detections) and *Is the cache helping?* (operations by result, hit
+ratio and latency by alias).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ TITLE = "Database and cache"
 
 DB = metric("db_client_operation_duration_seconds")
 DB_ERRORS = metric("fleetobs_db_errors")
+DB_CONNECTION_ERRORS = metric("fleetobs_db_connection_errors")
 MIGRATIONS = metric("fleetobs_django_migrations_unapplied")
 QUERIES_PER_REQUEST = metric("fleetobs_db_queries_per_request")
 N_PLUS_ONE = metric("fleetobs_db_n_plus_one")
@@ -91,12 +93,22 @@ def build() -> gl.Dashboard:
     ]
     errors = [
         timeseries(
+            "Connection errors",
+            "Failed attempts per second to open a database connection, by alias. Any is worth a look: the "
+            "database is down, unreachable, refusing credentials or out of connections. Per instance on "
+            "the Resources dashboard.",
+            [Query(q.rate(DB_CONNECTION_ERRORS, by=("db_alias",)), "{{db_alias}}")],
+            OPS_PER_SECOND,
+            w=8,
+            steps=ANY,
+        ),
+        timeseries(
             "Query errors by type",
             "Database queries per second that raised, by alias and exception class (IntegrityError, "
             "OperationalError, ...).",
             [Query(q.rate(DB_ERRORS, by=("db_alias", "error_type")), "{{db_alias}} {{error_type}}")],
             OPS_PER_SECOND,
-            w=16,
+            w=8,
             steps=ANY,
         ),
         stat(
@@ -179,7 +191,7 @@ def build() -> gl.Dashboard:
         "Database queries and Django cache operations: rates, latencies, errors and per-request costs.",
         [
             Section("How many queries, and how slow?", queries),
-            Section("Are queries failing?", errors),
+            Section("Are connections or queries failing?", errors),
             Section("How many queries does a request cost?", per_request),
             Section("Is the cache helping?", cache),
         ],

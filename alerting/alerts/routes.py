@@ -32,7 +32,7 @@ def group(ctx: Context) -> RuleGroup:
             f"answered 5xx over the last 5m (threshold {t.route_error_ratio:.0%})."
         ),
         runbook_url=ctx.runbook("FleetobsRouteErrorSpike"),
-        dashboard_url=ctx.dashboard("service", "job"),
+        dashboard_url=ctx.dashboard("service", "job", route="http_route"),
     )
     regression = Alert(
         alert="FleetobsRouteLatencyRegression",
@@ -50,6 +50,6 @@ def group(ctx: Context) -> RuleGroup:
             f"over the last 30m, more than {t.route_p99_regression_factor:g}x its p99 over the day before."
         ),
         runbook_url=ctx.runbook("FleetobsRouteLatencyRegression"),
-        dashboard_url=ctx.dashboard("service", "job"),
+        dashboard_url=ctx.dashboard("service", "job", route="http_route"),
     )
     return RuleGroup("fleetobs-routes", (spike, regression))

@@ -15,6 +15,7 @@ the default (99.9%, 99% under 0.5 s). Regenerate the YAML with
 from __future__ import annotations
 
 import re
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -866,13 +867,19 @@ FAMILIES = {
 }
 
 _VALUE = re.compile(r"\{\{ \$value[^}]*\}\}")
-_LABEL = re.compile(r"\{\{ \$labels\.(\w+) \}\}")
+_LABEL = re.compile(r"\{\{ \$labels\.(\w+)( \| urlquery)? \}\}")
 
 
 def render(template: str, alert_labels: dict[str, str], value: str) -> str:
-    """The subset of Prometheus templating our annotations use: ``$labels.x`` and ``$value``."""
+    """The subset of Prometheus templating our annotations use: ``$labels.x`` (optionally piped
+    through Go's ``urlquery``, which escapes as ``quote_plus`` does) and ``$value``."""
     text = _VALUE.sub(value, template)
-    return _LABEL.sub(lambda m: alert_labels[m.group(1)], text)
+
+    def label(match: re.Match[str]) -> str:
+        found = alert_labels[match.group(1)]
+        return urllib.parse.quote_plus(found) if match.group(2) else found
+
+    return _LABEL.sub(label, text)
 
 
 def _rule_for(alerts: list[Alert], name: str, expect: Expect) -> Alert:

@@ -46,3 +46,36 @@ def test_runbook_queries_use_catalogue_metrics() -> None:
         text = re.sub(r"[a-z_]+:[a-z0-9_]+:[a-z0-9_]+", "", path.read_text())  # recorded series
         for name in re.findall(r"\b(fleetobs_[a-z0-9_]+|http_server_[a-z0-9_]+)\b", text):
             assert name in known, f"{path.name} mentions unknown metric {name}"
+
+
+def _line(text: str, label: str) -> str:
+    return next(line for line in text.splitlines() if line.startswith(f"{label}"))
+
+
+KQL_FIELD = re.compile(r"(?:^|\(|\s)([a-z_@][a-z0-9_.@]*)\s*(?::|>=|<=|>|<)\s")
+
+
+def test_runbook_log_searches_use_catalogue_fields() -> None:
+    from instrumentation.catalog import LOG_FIELDS
+
+    known = {f.name for f in LOG_FIELDS}
+    for path in RUNBOOKS.glob("*.md"):
+        line = _line(path.read_text(), "2. **Logs")
+        if "KQL" not in line:
+            continue
+        query = line.split("`")[1]
+        fields = set(KQL_FIELD.findall(query))
+        assert fields, f"{path.name}: no field in {query!r}"
+        assert fields <= known, f"{path.name}: {sorted(fields - known)} are not log fields ({query!r})"
+
+
+@pytest.mark.parametrize("alert", _alerts())
+def test_runbook_names_the_dashboard_its_alert_opens(alert: str) -> None:
+    dashboards = pytest.importorskip("dashboards.generate").dashboards()
+    titles = {d["uid"]: d["title"] for d in dashboards.values()}
+    line = _line((RUNBOOKS / f"{alert}.md").read_text(), "1. **Dashboard:**")
+    for rule in (a for a in api.alerts(api.build_context()) if a.alert == alert):
+        uid = re.search(r"/d/([a-z0-9-]+)", rule.dashboard_url).group(1)  # type: ignore[union-attr]
+        title = titles[uid]
+        assert f"**{title}**" in line or alert == "Watchdog", f"{alert} opens {title!r}: {line}"
+        assert title in line, f"{alert} opens {title!r}: {line}"
