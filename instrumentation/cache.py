@@ -20,6 +20,7 @@ from django.core.cache import CacheHandler
 
 from instrumentation import tracing
 from instrumentation._safety import internal_error
+from instrumentation.metrics import enabled as metrics_enabled
 from instrumentation.metrics import fast
 from instrumentation.metrics.registry import get
 
@@ -123,7 +124,8 @@ def _wrap(alias: str, operation: str, method: Callable[..., Any]) -> Callable[..
         finally:
             _inside.reset(token)
             try:
-                _record(alias, operation, args, result, error, time.perf_counter() - start)
+                if metrics_enabled():
+                    _record(alias, operation, args, result, error, time.perf_counter() - start)
                 if span is not None:
                     tracing.end_span(span, error)
             except Exception as exc:  # noqa: BLE001

@@ -50,9 +50,24 @@ _running: dict[str, tuple[Any, float, Any]] = {}
 _connected: list[tuple[Any, Any, str]] = []
 
 
+class _Off:
+    """Stands in for a metric child while metrics are off."""
+
+    def inc(self, amount: float = 1) -> None:
+        pass
+
+    def observe(self, amount: float) -> None:
+        pass
+
+
+_OFF = _Off()
+
+
 def _count(name: str, *labels: str) -> Any:
     from instrumentation import metrics
 
+    if not metrics.enabled():
+        return _OFF
     return metrics.get(name).labels(*labels)
 
 

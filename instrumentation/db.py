@@ -21,6 +21,7 @@ from django.db.backends.signals import connection_created
 
 from instrumentation import tracing
 from instrumentation._safety import internal_error
+from instrumentation.metrics import enabled as metrics_enabled
 from instrumentation.metrics import fast
 from instrumentation.metrics.registry import get
 
@@ -145,11 +146,12 @@ def _execute_wrapper(
     finally:
         elapsed = time.perf_counter() - start
         try:
-            _duration_child(connection.alias, connection.vendor, operation).observe(elapsed)
-            if error is not None:
-                get("fleetobs_db_errors").labels(
-                    connection.alias, connection.vendor, type(error).__name__
-                ).inc()
+            if metrics_enabled():
+                _duration_child(connection.alias, connection.vendor, operation).observe(elapsed)
+                if error is not None:
+                    get("fleetobs_db_errors").labels(
+                        connection.alias, connection.vendor, type(error).__name__
+                    ).inc()
             tally = _current.get()
             if tally is not None:
                 tally.count += 1
@@ -173,7 +175,8 @@ def _counting_connect(
             original(self)
         except Exception:
             try:
-                get("fleetobs_db_connection_errors").labels(self.alias, self.vendor).inc()
+                if metrics_enabled():
+                    get("fleetobs_db_connection_errors").labels(self.alias, self.vendor).inc()
             except Exception as exc:  # noqa: BLE001
                 internal_error(exc, "db.connect")
             raise

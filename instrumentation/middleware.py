@@ -142,7 +142,7 @@ def _finish(
                     duration_ns / 1e9,
                     request_bytes,
                     response_bytes,
-                    tracing.sampled_trace_id(state.span),
+                    tracing.sampled_trace_id(state.span) if settings.exemplars_enabled else None,
                 )
                 if exception is not None and status >= 500:
                     get("fleetobs_http_server_exceptions").labels(route, type(exception).__name__).inc()

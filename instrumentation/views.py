@@ -26,7 +26,8 @@ def metrics(request: HttpRequest) -> HttpResponse:
         if denied == 401:
             response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
-    migrations.refresh_if_stale()
+    if settings.metrics_enabled:
+        migrations.refresh_if_stale()
     body, content_type = exposition.render(request.META.get("HTTP_ACCEPT", ""))
     return HttpResponse(body, content_type=content_type)
 

@@ -62,7 +62,8 @@ def _count(name: str, amount: int, **labels: str) -> None:
     try:
         from instrumentation import metrics
 
-        metrics.get(name).labels(**labels).inc(amount)
+        if metrics.enabled():
+            metrics.get(name).labels(**labels).inc(amount)
     except Exception:  # noqa: BLE001, S110 - metrics trouble must not stop shipping
         pass
 

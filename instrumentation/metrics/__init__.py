@@ -12,8 +12,16 @@ Layout:
 ``exposition``    content negotiation and rendering for ``/metrics``.
 
 Nothing here raises into a request: the middleware calls these through its error boundary.
+With ``METRICS_ENABLED`` off (:func:`enabled`), nothing in the instrumentation records a metric:
+HTTP, runtime, database, cache, task and telemetry-pipeline metrics alike.
 """
 
+from instrumentation import conf
 from instrumentation.metrics.registry import collector_registry, get, is_multiprocess, reset
 
-__all__ = ["collector_registry", "get", "is_multiprocess", "reset"]
+__all__ = ["collector_registry", "enabled", "get", "is_multiprocess", "reset"]
+
+
+def enabled() -> bool:
+    """Whether the instrumentation records metrics (the ``METRICS_ENABLED`` setting)."""
+    return conf.get_settings().metrics_enabled

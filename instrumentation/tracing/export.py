@@ -191,7 +191,8 @@ def _count(name: str, labels: tuple[str, ...], amount: float = 1) -> None:
     try:
         from instrumentation import metrics
 
-        metrics.get(name).labels(*labels).inc(amount)
+        if metrics.enabled():
+            metrics.get(name).labels(*labels).inc(amount)
     except Exception:  # noqa: BLE001, S110 - a missing or broken metrics backend loses only the count
         pass
 
