@@ -170,11 +170,11 @@ def _bind_task_logs(task_name: str, task_id: str | None) -> Any:
         return None
 
 
-def _unbind_task_logs(token: Any) -> None:
+def _unbind_task_logs(token: Any, task_id: str | None = None) -> None:
     try:
         from instrumentation import logging as fleet_logging
 
-        fleet_logging.finish_task(token)
+        fleet_logging.finish_task(token, task_id)
     except Exception as exc:  # noqa: BLE001
         internal_error(exc, "celery.logs")
 
@@ -225,7 +225,7 @@ def _on_prerun(task_id: str | None = None, task: Any = None, **kwargs: Any) -> N
             _running.clear()
         _running[str(task_id)] = (handle, started, log_token)
     except Exception as exc:  # noqa: BLE001
-        _unbind_task_logs(log_token)
+        _unbind_task_logs(log_token, task_id)
         internal_error(exc, "celery.prerun")
 
 
@@ -264,30 +264,33 @@ def _on_failure(task_id: str | None = None, exception: BaseException | None = No
 def _on_postrun(
     task_id: str | None = None, task: Any = None, state: str | None = None, **kwargs: Any
 ) -> None:
+    entry = _running.pop(str(task_id), None)
+    # First, so that whatever fails below, the lines after the task are not the task's.
+    _unbind_task_logs(entry[2] if entry is not None else None, task_id)
+    outcome = _STATES.get(state or "", "failure")
     try:
-        entry = _running.pop(str(task_id), None)
         task_name = _task_name(task, None)
-        outcome = _STATES.get(state or "", "failure")
         if entry is not None:
             # Duration before the execution count: a reader that sees the execution has
             # its duration too (within one metrics file set, not across a scrape's reads).
             _count("fleetobs_task_duration_seconds", task_name).observe(time.perf_counter() - entry[1])
         _count("fleetobs_task_executions", task_name, outcome).inc()
-        if entry is None:
-            return
-        handle = entry[0]
-        _unbind_task_logs(entry[2])
-        if handle is not None:
-            from instrumentation.tracing import children
+    except Exception as exc:  # noqa: BLE001
+        internal_error(exc, "celery.postrun.metrics")
+    handle = entry[0] if entry is not None else None
+    if handle is None:
+        return
+    try:
+        from instrumentation.tracing import children
 
-            span = handle[0]
-            if outcome == "failure" and span.is_recording():
-                # Eager tasks that propagate their exception never send task_failure; the
-                # exception is still in flight while postrun runs.
-                retval = kwargs.get("retval")
-                _mark_failed(span, retval if isinstance(retval, BaseException) else sys.exc_info()[1])
-            span.set_attribute("celery.task.state", outcome)
-            children.end_child(handle)
+        span = handle[0]
+        if outcome == "failure" and span.is_recording():
+            # Eager tasks that propagate their exception never send task_failure; the
+            # exception is still in flight while postrun runs.
+            retval = kwargs.get("retval")
+            _mark_failed(span, retval if isinstance(retval, BaseException) else sys.exc_info()[1])
+        span.set_attribute("celery.task.state", outcome)
+        children.end_child(handle)
     except Exception as exc:  # noqa: BLE001
         internal_error(exc, "celery.postrun")
 

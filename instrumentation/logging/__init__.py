@@ -8,7 +8,7 @@ Contract used by the middleware and :mod:`instrumentation.apps`:
 ``finish_request(token, request, info)``emit the access-log line and unbind the context.
 ``log_n_plus_one(route, statement, count)`` warning line for an N+1 detection.
 ``begin_task(name, task_id)``           bind ``task.name``/``task.id`` for a background task; a token.
-``finish_task(token)``                  unbind them.
+``finish_task(token, task_id)``         unbind them.
 ``shutdown()``                          flush shippers (worker exit).
 ``gunicorn_logconfig()``                ``logconfig_dict`` making gunicorn's loggers write the same JSON.
 
@@ -89,9 +89,10 @@ def begin_task(name: str, task_id: str | None) -> Any:
     return requestvars.begin_task(name, task_id)
 
 
-def finish_task(token: Any) -> None:
-    """Unbind the task fields bound by :func:`begin_task`."""
-    requestvars.finish_task(token)
+def finish_task(token: Any, task_id: str | None = None) -> None:
+    """Unbind the task fields bound by :func:`begin_task` (``token``), or, without a token, those
+    of task ``task_id`` if they are still bound."""
+    requestvars.finish_task(token, task_id)
 
 
 def log_n_plus_one(route: str, statement: str, count: int) -> None:

@@ -74,9 +74,15 @@ def begin_task(name: str, task_id: str | None) -> Token[dict[str, str] | None]:
     return current_task.set(fields)
 
 
-def finish_task(token: Token[dict[str, str] | None] | None) -> None:
-    """Unbind the task fields bound by :func:`begin_task`."""
+def finish_task(token: Token[dict[str, str] | None] | None, task_id: str | None = None) -> None:
+    """Unbind the task fields bound by :func:`begin_task`.
+
+    Without ``token`` (the task's bookkeeping was lost), unbind them if they are task ``task_id``'s.
+    """
     if token is None:
+        bound = current_task.get()
+        if bound is not None and task_id and bound.get("task.id") == str(task_id)[:MAX_TASK_FIELD]:
+            current_task.set(None)
         return
     try:
         current_task.reset(token)

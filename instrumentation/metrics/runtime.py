@@ -34,7 +34,18 @@ def set_capacity(threads_per_worker: int) -> None:
     global _capacity
     _capacity = max(1, int(threads_per_worker))
     with contextlib.suppress(Exception):
-        get("fleetobs_server_worker_capacity").set(_capacity)
+        if _metrics_enabled():
+            get("fleetobs_server_worker_capacity").set(_capacity)
+
+
+def _metrics_enabled() -> bool:
+    """``METRICS_ENABLED``, also in a gunicorn hook that runs before Django is set up."""
+    from instrumentation import conf
+
+    try:
+        return conf.get_settings().metrics_enabled
+    except Exception:  # noqa: BLE001 - no Django settings yet: the environment decides
+        return conf.settings_from_environment().metrics_enabled
 
 
 def ensure_sampler() -> None:

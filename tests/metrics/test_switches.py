@@ -77,3 +77,73 @@ def test_exemplars_follow_the_setting(enabled: bool) -> None:
         assert any(response["X-Trace-Id"] in line for line in found), found
     else:
         assert found == []
+
+
+@override_settings(FLEET_OBSERVABILITY={"METRICS_ENABLED": False})
+def test_metrics_off_covers_tasks_pipelines_capacity_and_the_scrape(
+    monkeypatch: pytest.MonkeyPatch, library: None
+) -> None:
+    from celery import shared_task
+
+    from instrumentation import celery as fleet_celery
+    from instrumentation import migrations
+    from instrumentation.logging import shipper
+    from instrumentation.metrics import runtime
+    from instrumentation.tracing import export
+    from tests.tracing.site.celery_app import app
+
+    checked: list[bool] = []
+    monkeypatch.setattr(migrations, "refresh_if_stale", lambda: checked.append(True))
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
+    was_instrumented = fleet_celery.instrumented()
+    fleet_celery.instrument()
+
+    @shared_task(name="switches.noop")
+    def noop() -> None:
+        pass
+
+    before = _recorded()
+    try:
+        noop.delay()
+        export._count("fleetobs_telemetry_dropped", ("spans", "queue_full"))
+        shipper._count("fleetobs_telemetry_exported", 3, signal="logs")
+        runtime.set_capacity(4)
+        assert Client().get("/metrics").status_code == 200
+    finally:
+        if not was_instrumented:
+            fleet_celery.uninstrument()
+    assert _recorded() == before
+    assert checked == [], "no migration check on scrape with metrics off"
+
+
+def test_metrics_on_counts_the_same_tasks_and_pipelines(monkeypatch: pytest.MonkeyPatch) -> None:
+    from celery import shared_task
+
+    from instrumentation import celery as fleet_celery
+    from instrumentation.logging import shipper
+    from instrumentation.tracing import export
+    from tests.tracing.site.celery_app import app
+
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
+    was_instrumented = fleet_celery.instrumented()
+    fleet_celery.instrument()
+
+    @shared_task(name="switches.noop_on")
+    def noop_on() -> None:
+        pass
+
+    before = _recorded()
+    try:
+        noop_on.delay()
+        export._count("fleetobs_telemetry_dropped", ("spans", "queue_full"))
+        shipper._count("fleetobs_telemetry_exported", 3, signal="logs")
+    finally:
+        if not was_instrumented:
+            fleet_celery.uninstrument()
+    changed = {key.split("[")[0] for key, value in _recorded().items() if before.get(key) != value}
+    assert {
+        "fleetobs_task_executions_total",
+        "fleetobs_task_duration_seconds_count",
+        "fleetobs_telemetry_dropped_total",
+        "fleetobs_telemetry_exported_total",
+    } <= changed

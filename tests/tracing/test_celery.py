@@ -227,3 +227,38 @@ def test_a_failing_task_unbinds_its_log_fields(eager_app: object) -> None:
     failing, after = logs.by_logger("tracing_site.tasks")
     assert failing["task"]["name"] == "tracing_site.logs_then_fails"
     assert "task" not in after
+
+
+def test_task_log_fields_are_unbound_even_when_postrun_bookkeeping_fails(
+    monkeypatch: pytest.MonkeyPatch, eager_app: object
+) -> None:
+    import logging
+
+    from celery import shared_task
+
+    from instrumentation.logging.testing import capture_logs
+
+    def broken(*args: object) -> object:
+        raise OSError("metrics directory gone")
+
+    @shared_task(name="tracing_site.loses_its_bookkeeping")
+    def loses_its_bookkeeping() -> None:
+        logging.getLogger("tracing_site.tasks").warning("inside")
+        fleet_celery._running.clear()  # as the in-flight bound does with 10,000 running tasks
+
+    @shared_task(name="tracing_site.metrics_fail")
+    def metrics_fail() -> None:
+        logging.getLogger("tracing_site.tasks").warning("inside")
+
+    with capture_logs() as logs:
+        loses_its_bookkeeping.delay()
+        logging.getLogger("tracing_site.tasks").warning("after the first")
+        monkeypatch.setattr(fleet_celery, "_count", broken)
+        metrics_fail.delay()
+        logging.getLogger("tracing_site.tasks").warning("after the second")
+    lines = logs.by_logger("tracing_site.tasks")
+    assert [line["message"] for line in lines] == ["inside", "after the first", "inside", "after the second"]
+    assert lines[0]["task"]["name"] == "tracing_site.loses_its_bookkeeping"
+    assert lines[2]["task"]["name"] == "tracing_site.metrics_fail"
+    assert "task" not in lines[1]
+    assert "task" not in lines[3]
