@@ -97,6 +97,9 @@ def group(ctx: Context) -> RuleGroup:
             "Prometheus has no target at all for {{ $labels.job }}.",
             "Service discovery returns no target for {{ $labels.job }} (absent = {{ $value }}): it is not "
             "deployed, scaled to zero, or its scrape configuration or labels changed.",
+            # One rule per service, told apart by this label (as FleetobsTooFewInstances is): rules
+            # with the same name and labels are duplicates to promtool's linter.
+            spec=name,
         )
         for name in listed
     )

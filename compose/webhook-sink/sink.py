@@ -57,8 +57,14 @@ class Handler(BaseHTTPRequestHandler):
         for line in summarize(payload):
             sys.stdout.write(line + "\n")
         sys.stdout.flush()
+        # Alertmanager's Slack notifier (pointed here by the demo) takes anything but a JSON body
+        # or a plain "ok" as Slack refusing the message; the other receivers ignore the body.
+        body = b"ok"
         self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        self.wfile.write(body)
 
     def do_GET(self) -> None:
         if self.path == "/healthz":

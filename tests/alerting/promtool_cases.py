@@ -573,8 +573,20 @@ def _cases() -> list[Case]:
             "FleetobsServiceNoTargets",
             "service discovery returns no target for shop",
             "10m",
-            dict([series("up", "1x10", job="api", instance="i1")]),
-            [Expect({"job": "shop", "severity": "critical"}, "1")],
+            dict(
+                [
+                    series("up", "1x10", job="api", instance="i1"),
+                    series("up", "1x10", job="shop-worker", instance="w1"),
+                ]
+            ),
+            [Expect({"job": "shop", "severity": "critical", "spec": "shop"}, "1")],
+        ),
+        Case(
+            "FleetobsServiceNoTargets",
+            "the worker, a service of its own in the spec, has no target while shop has",
+            "10m",
+            dict([series("up", "1x10", job="shop", instance="i1")]),
+            [Expect({"job": "shop-worker", "severity": "critical", "spec": "shop-worker"}, "1")],
         ),
         Case(
             "FleetobsServiceNoTargets",
@@ -584,6 +596,7 @@ def _cases() -> list[Case]:
                 [
                     series("up", "1x10", job="shop", instance="i1"),
                     series("up", "0x10", job="shop", instance="i2"),
+                    series("up", "1x10", job="shop-worker", instance="w1"),
                 ]
             ),
         ),

@@ -261,8 +261,13 @@ def test_prometheus_scrapes_each_replica_with_the_demo_labels(services: dict[str
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     shop = jobs["shop"]
     targets = {t for sc in shop["static_configs"] for t in sc["targets"]}
-    assert targets == {f"{name}:8000" for name in app_replicas(services)} | {"worker:9100"}
+    assert targets == {f"{name}:8000" for name in app_replicas(services)}
+    # The worker is its own job, named as its telemetry names it: the web replicas'
+    # availability alerts (sum by (job) (up) == 0, too few instances) must not count it.
+    worker = jobs["shop-worker"]
+    assert {t for sc in worker["static_configs"] for t in sc["targets"]} == {"worker:9100"}
     assert services["worker"]["environment"]["FLEETOBS_METRICS_PORT"] == "9100"
+    assert services["worker"]["environment"]["OTEL_SERVICE_NAME"] == "shop-worker"
     for job in jobs.values():
         for static in job["static_configs"]:
             assert static["labels"]["environment"] == "demo", job["job_name"]

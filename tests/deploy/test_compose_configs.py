@@ -190,7 +190,7 @@ def test_filebeat_ships_the_app_containers_to_the_templated_data_stream(
     (label, value), *_ = rule["condition"]["equals"].items()
     label_name = label.removeprefix("docker.container.labels.")
     shipped = {name for name, s in services.items() if s.get("labels", {}).get(label_name) == value}
-    assert {"shop-1", "shop-2", "worker"} <= shipped
+    assert {"shop-1", "shop-2", "worker", "nginx"} <= shipped
     (stream,) = rule["config"]
     parsers = {next(iter(p)): next(iter(p.values())) for p in stream["parsers"]}
     assert list(parsers) == ["container", "ndjson"], "unwrap Docker's JSON first, then the app's"
@@ -198,7 +198,37 @@ def test_filebeat_ships_the_app_containers_to_the_templated_data_stream(
     assert parsers["ndjson"]["expand_keys"] is True
     for name in shipped:
         assert services[name]["logging"]["driver"] == "json-file", f"{name}: Filebeat reads json-file logs"
+        if name == "nginx":
+            continue  # its access line: test_nginx_access_line_is_ecs_json
         assert services[name]["environment"]["FLEETOBS_LOG_FORMAT"] == "json"
+
+
+def test_nginx_access_line_is_ecs_json_with_catalogue_fields() -> None:
+    """nginx writes one JSON object per request (``escape=json``) with the app's ECS names, so
+    Elasticsearch indexes it like the app's lines (its own ``nginx.*`` extras are kept, unindexed)."""
+    import re
+
+    from instrumentation.catalog import LOG_FIELDS
+
+    conf = (COMPOSE_DIR / "nginx" / "nginx.conf").read_text(encoding="utf-8")
+    block = re.search(r"log_format ecs_json escape=json\s+(.*?);", conf, re.DOTALL)
+    assert block, "nginx.conf defines the ecs_json log format"
+    assert re.search(r"access_log /dev/stdout ecs_json;", conf)
+    template = "".join(re.findall(r"'([^']*)'", block.group(1)))
+    # Numbers where nginx prints numbers, text where it prints text.
+    line = re.sub(r"\$(request_time|status|body_bytes_sent)\b", "1", template)
+    line = re.sub(r"\$\w+", "x", line)
+    document = json.loads(line)
+
+    def flatten(value: Any, prefix: str = "") -> set[str]:
+        if isinstance(value, dict):
+            return {name for key, item in value.items() for name in flatten(item, f"{prefix}{key}.")}
+        return {prefix.rstrip(".")}
+
+    fields = flatten(document)
+    known = {f.name for f in LOG_FIELDS}
+    assert {"@timestamp", "message", "http.request.id", "service.name"} <= fields
+    assert {f for f in fields if not f.startswith("nginx.")} <= known, fields - known
 
 
 def test_setup_job_runs_real_cli_commands(services: dict[str, dict[str, Any]]) -> None:
@@ -217,3 +247,36 @@ def test_setup_job_runs_real_cli_commands(services: dict[str, dict[str, Any]]) -
     assert all(callable(p.func) for p in parsed)
     assert set(services["setup"]["depends_on"]) == {"elasticsearch", "kibana"}
     assert services["filebeat"]["depends_on"]["setup"]["condition"] == "service_completed_successfully"
+
+
+def test_the_webhook_sink_answers_as_slack_and_webhook_receivers_expect() -> None:
+    """The demo points Alertmanager's Slack, webhook and heartbeat receivers at the sink; Slack's
+    notifier counts any reply but JSON or a plain ``ok`` as a failed notification."""
+    import importlib.util
+    import threading
+    import urllib.request
+    from http.server import ThreadingHTTPServer
+
+    spec = importlib.util.spec_from_file_location("compose_sink", COMPOSE_DIR / "webhook-sink" / "sink.py")
+    assert spec is not None
+    assert spec.loader is not None
+    sink = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sink)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), sink.Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        payload = {"receiver": "shop-slack", "alerts": [{"status": "firing", "labels": {"alertname": "X"}}]}
+        request = urllib.request.Request(
+            url + "/alerts", data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=5) as reply:
+            assert reply.status == 200
+            assert reply.read() == b"ok"
+        with urllib.request.urlopen(url + "/", timeout=5) as reply:
+            assert json.loads(reply.read())[-1] == payload
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

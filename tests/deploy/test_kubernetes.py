@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ KUBERNETES_VERSION = "1.30.0"
 SCHEMAS = Path(__file__).parent / "schemas"
 CRD_SCHEMAS = {
     ("monitoring.coreos.com/v1", "ServiceMonitor"): SCHEMAS / "monitoring.coreos.com_v1_servicemonitor.json",
+    ("monitoring.coreos.com/v1", "PodMonitor"): SCHEMAS / "monitoring.coreos.com_v1_podmonitor.json",
     ("monitoring.coreos.com/v1", "PrometheusRule"): SCHEMAS / "monitoring.coreos.com_v1_prometheusrule.json",
 }
 WORKLOADS = {"Deployment", "Job"}
@@ -119,6 +121,7 @@ def test_the_required_kinds_are_rendered(rendered: list[dict[str, Any]]) -> None
         ("apps/v1", "Deployment"),
         ("v1", "Service"),
         ("monitoring.coreos.com/v1", "ServiceMonitor"),
+        ("monitoring.coreos.com/v1", "PodMonitor"),
         ("monitoring.coreos.com/v1", "PrometheusRule"),
         ("autoscaling/v2", "HorizontalPodAutoscaler"),
         ("policy/v1", "PodDisruptionBudget"),
@@ -325,3 +328,52 @@ def test_production_overlay_sets_namespace_environment_and_hardening() -> None:
     deployment = named(documents, "Deployment", "shop")
     assert deployment["spec"]["template"]["metadata"]["labels"]["environment"] == "production"
     assert named(documents, "HorizontalPodAutoscaler", "shop")["spec"]["minReplicas"] >= 3
+
+
+def _containers(documents: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (f"{d['kind']}/{d['metadata']['name']}", container)
+        for d in documents
+        if d["kind"] in WORKLOADS
+        for container in pod_spec(d)["containers"]
+    ]
+
+
+def test_environment_references_point_at_earlier_variables(rendered: list[dict[str, Any]]) -> None:
+    """Kubernetes expands ``$(VAR)`` only from variables defined earlier in ``env`` (or from
+    ``envFrom``); a later one stays as the literal text ``$(VAR)``."""
+    configmaps = {d["metadata"]["name"]: d.get("data", {}) for d in of_kind(rendered, "ConfigMap")}
+    for where, container in _containers(rendered):
+        defined = {
+            key
+            for source in container.get("envFrom", [])
+            if "configMapRef" in source
+            for key in configmaps.get(source["configMapRef"]["name"], {})
+        }
+        for variable in container.get("env", []):
+            for reference in re.findall(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", str(variable.get("value", ""))):
+                assert reference in defined, (
+                    f"{where}: {variable['name']} uses $({reference}) before it is set"
+                )
+            defined.add(variable["name"])
+
+
+def test_the_worker_pods_task_metrics_are_scraped_as_their_service(rendered: list[dict[str, Any]]) -> None:
+    worker = named(rendered, "Deployment", "shop-worker")
+    monitor = named(rendered, "PodMonitor", "shop-worker")
+    pod_labels = worker["spec"]["template"]["metadata"]["labels"]
+    assert matches(monitor["spec"]["selector"]["matchLabels"], pod_labels)
+    web = named(rendered, "Deployment", "shop")["spec"]["template"]["metadata"]["labels"]
+    assert not matches(monitor["spec"]["selector"]["matchLabels"], web), "the PodMonitor picks web pods"
+    (container,) = pod_spec(worker)["containers"]
+    ports = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
+    env = {v["name"]: v.get("value") for v in container["env"]}
+    (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
+    assert endpoint["path"] == "/metrics"
+    assert str(ports[endpoint["port"]]) == env["FLEETOBS_METRICS_PORT"]
+    # job = the worker's service name, as in the compose stack: not "shop", whose availability
+    # alerts (every instance down, too few instances) must count web pods only.
+    (job,) = [r["replacement"] for r in endpoint["relabelings"] if r.get("targetLabel") == "job"]
+    assert job == env["OTEL_SERVICE_NAME"] == "shop-worker"
+    for label in monitor["spec"].get("podTargetLabels", []):
+        assert label in pod_labels, f"worker pods lack the {label} label the PodMonitor copies"
