@@ -5,7 +5,8 @@
   nested ECS objects), ``dynamic: false`` so a stray key can never create a mapping, and the
   ILM policy attached.
 * :func:`ilm_policy` — rollover in the hot phase (1 day or 25 GB per primary shard), delete
-  after ``retention_days`` (a compliance knob: logs older than that are gone).
+  ``retention_days`` after rollover (a compliance knob: a backing index is deleted that long after
+  it stopped taking writes, so its oldest lines live up to a day longer).
 * :func:`kibana_objects` — saved objects as NDJSON lines: a data view, three saved searches
   (errors by service, slow requests, trace id lookup), three visualisations and a dashboard
   (log volume by level, by service, top error types). Every field they mention is a
@@ -183,11 +184,18 @@ def _histogram_by(object_id: str, title: str, field: str) -> dict[str, Any]:
             "params": {"field": field, "size": 10, "order": "desc", "orderBy": "1"},
         },
     ]
+    # The whole shape Kibana saves for a bar chart: it fills in missing top-level params only, and
+    # its chart code reads the axes' scale, labels and title without checking they exist.
     params = {
         "type": "histogram",
         "addLegend": True,
         "addTooltip": True,
+        "addTimeMarker": False,
         "legendPosition": "right",
+        "times": [],
+        "grid": {"categoryLines": False},
+        "labels": {"show": False},
+        "thresholdLine": {"show": False, "value": 10, "width": 1, "style": "full", "color": "#E7664C"},
         "seriesParams": [
             {
                 "show": True,
@@ -195,11 +203,35 @@ def _histogram_by(object_id: str, title: str, field: str) -> dict[str, Any]:
                 "mode": "stacked",
                 "data": {"label": "Count", "id": "1"},
                 "valueAxis": "ValueAxis-1",
+                "drawLinesBetweenPoints": True,
+                "lineWidth": 2,
+                "showCircles": True,
             }
         ],
-        "categoryAxes": [{"id": "CategoryAxis-1", "type": "category", "position": "bottom", "show": True}],
+        "categoryAxes": [
+            {
+                "id": "CategoryAxis-1",
+                "type": "category",
+                "position": "bottom",
+                "show": True,
+                "style": {},
+                "scale": {"type": "linear"},
+                "labels": {"show": True, "filter": True, "truncate": 100},
+                "title": {},
+            }
+        ],
         "valueAxes": [
-            {"id": "ValueAxis-1", "name": "LeftAxis-1", "type": "value", "position": "left", "show": True}
+            {
+                "id": "ValueAxis-1",
+                "name": "LeftAxis-1",
+                "type": "value",
+                "position": "left",
+                "show": True,
+                "style": {},
+                "scale": {"type": "linear", "mode": "normal"},
+                "labels": {"show": True, "rotate": 0, "filter": False, "truncate": 100},
+                "title": {"text": "Count"},
+            }
         ],
     }
     return _visualization(object_id, title, "histogram", aggs, params)

@@ -33,6 +33,7 @@ created before :func:`configure` (gunicorn's ``logconfig_dict`` in the master) u
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -91,6 +92,25 @@ _DROPPED_EXTRAS = frozenset({"request", "server_time", "color_message"})
 _EXTRA_ALIASES = {"status_code": "http.response.status_code"}
 _MULTILINE_FIELDS = frozenset({"message", "error.message", "error.stack_trace"})
 _SPECIAL_FIELDS = _MULTILINE_FIELDS | _DROPPED_EXTRAS | {"labels", "url.query", "url.full", "url.original"}
+#: Fields the pipeline sets on every line: a caller's value for one goes under ``labels`` rather
+#: than replacing it (a data stream refuses a line whose @timestamp is not a date).
+_PIPELINE_FIELDS = frozenset({"@timestamp", "log.level", "log.logger"})
+
+
+def _leaf(redactor: Redactor, value: Any) -> Any:
+    """A catalogued field's non-string value, redacted. Every catalogued field is a leaf of the
+    index mapping, where an object makes Elasticsearch refuse the whole line: objects (and lists
+    holding them) become their JSON text."""
+    cleaned = redactor.redact_value(value)
+    if isinstance(cleaned, dict) or (
+        isinstance(cleaned, list) and any(isinstance(item, dict | list) for item in cleaned)
+    ):
+        try:
+            text = json.dumps(cleaned, default=str, ensure_ascii=False, sort_keys=True)
+        except (TypeError, ValueError):
+            text = safe_str(cleaned)
+        return redactor.clean(text)
+    return cleaned
 
 
 _environment_settings: Any = None
@@ -139,7 +159,9 @@ class Pipeline:
         self.plain_fields = frozenset(
             key
             for key in FIELD_NAMES
-            if key not in _SPECIAL_FIELDS and not self.redactor.is_sensitive_key(key)
+            if key not in _SPECIAL_FIELDS
+            and key not in _PIPELINE_FIELDS
+            and not self.redactor.is_sensitive_key(key)
         )
         self._stdout: BatchedOutput | None = None
 
@@ -201,7 +223,7 @@ class Pipeline:
             if key in _MULTILINE_FIELDS:
                 return redactor.clean_text(value)
             return redactor.redact_and_clean(value)
-        return redactor.redact_value(value)
+        return _leaf(redactor, value)
 
 
 def error_type(exc_type: type[BaseException]) -> str:
@@ -263,13 +285,11 @@ def pipeline_event(pipeline: Pipeline, method_name: str, ed: dict[str, Any]) -> 
     labels: dict[str, Any] | None = None
     for key, value in ed.items():
         if key in plain:  # the common case, without the checks below
-            flat[key] = (
-                redactor.redact_and_clean(value) if isinstance(value, str) else redactor.redact_value(value)
-            )
+            flat[key] = redactor.redact_and_clean(value) if isinstance(value, str) else _leaf(redactor, value)
             continue
         if key in _DROPPED_EXTRAS:
             continue
-        if key in FIELD_NAMES and key != "labels":
+        if key in FIELD_NAMES and key != "labels" and key not in _PIPELINE_FIELDS:
             flat[key] = REDACTED if redactor.is_sensitive_key(key) else pipeline.field_value(key, value)
             continue
         if labels is None:

@@ -13,7 +13,8 @@
 
 Every line gets a document id when it is queued (a per-process random prefix and a counter), so
 a retry of a batch whose answer was lost cannot store a line twice: Elasticsearch answers 409 for
-the ids it already has, which counts as delivered. The sender keeps retrying a batch until it is
+the ids it already has, which counts as delivered (within one backing index: a rollover between an
+attempt and its retry can let a duplicate through). The sender keeps retrying a batch until it is
 delivered, so an outage loses nothing as long as
 the queue (which counts the batch in flight) has room; beyond that, new lines are dropped and
 counted in ``fleetobs_telemetry_dropped{signal="logs",reason="queue_full"}``. Documents the
@@ -50,7 +51,10 @@ logger = logging.getLogger("fleetobs.shipper")
 SIGNAL = "logs"
 #: Lines logged by this thread are printed but never shipped (no feedback loop).
 THREAD_NAME = "fleetobs-log-shipper"
-_RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+#: Per-document statuses worth retrying. 401 and 403 too: a wrong or expired API key, a missing
+#: privilege or an index block answers every document so, and it is an outage an operator ends
+#: (the lines wait in the bounded buffer, the failures are counted), not a refusal of the lines.
+_RETRYABLE_STATUS = frozenset({401, 403, 408, 429, 500, 502, 503, 504})
 
 _shippers: weakref.WeakSet[Shipper] = weakref.WeakSet()
 _fork_hook_registered = False

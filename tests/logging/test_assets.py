@@ -159,6 +159,28 @@ def test_kibana_objects_reference_only_template_fields() -> None:
     )
 
 
+def test_bar_charts_carry_the_axis_params_kibana_reads() -> None:
+    """Kibana fills in missing top-level vis params only; its XY chart code reads each axis's
+    scale, labels and title, and each series' axis, without checking they exist."""
+    charts = [
+        json.loads(obj["attributes"]["visState"])
+        for obj in assets.kibana_objects()
+        if obj["type"] == "visualization" and json.loads(obj["attributes"]["visState"])["type"] == "histogram"
+    ]
+    assert len(charts) == 2
+    for chart in charts:
+        params = chart["params"]
+        axes = {axis["id"]: axis for axis in params["valueAxes"]}
+        for axis in params["categoryAxes"] + params["valueAxes"]:
+            assert {"scale", "labels", "title", "style", "position", "show"} <= set(axis), axis["id"]
+            assert axis["scale"]["type"] == "linear"
+        for axis in params["valueAxes"]:
+            assert axis["scale"]["mode"] in {"normal", "percentage", "wiggle", "silhouette"}
+        for series in params["seriesParams"]:
+            assert series["valueAxis"] in axes
+            assert series["data"]["id"] in {agg["id"] for agg in chart["aggs"] if agg["schema"] == "metric"}
+
+
 def test_ndjson_is_one_object_per_line() -> None:
     lines = assets.kibana_ndjson().splitlines()
     assert len(lines) == len(assets.kibana_objects())

@@ -238,8 +238,10 @@ def test_public_api_is_pinned() -> None:
         "EcsFormatter",
         "EcsHandler",
         "begin_request",
+        "begin_task",
         "configure",
         "finish_request",
+        "finish_task",
         "gunicorn_logconfig",
         "log_n_plus_one",
         "reset",
@@ -309,3 +311,42 @@ def test_console_format_still_ships_json(configure_logs: Any) -> None:
         assert doc["labels"] == {"n": 1}
     finally:
         server.stop()
+
+
+def test_caller_values_cannot_break_the_index_mapping(logs: Captured) -> None:
+    """Every catalogued field is a leaf of the index mapping: an object there, or a @timestamp
+    that is not a date, makes Elasticsearch refuse the whole line. Such values are kept, but
+    where they cannot do harm."""
+    structlog.get_logger("shop.orders").info(
+        "odd values",
+        **{
+            "@timestamp": "yesterday",
+            "log.level": {"k": 1},
+            "user.id": {"id": 7, "token": "s3cret"},
+            "url.path": ["/a", {"b": 1}],
+            "http.response.status_code": 200,
+            "error.type": ["A", "B"],
+        },
+    )
+    logging.getLogger("shop.orders").warning("stdlib too", extra={"event.dataset": {"x": 1}})
+    first, second = logs.by_logger("shop.orders")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", first["@timestamp"])
+    assert first["log"]["level"] == "info"
+    assert first["labels"]["@timestamp"] == "yesterday"
+    assert first["labels"]["log.level"] == {"k": 1}
+    assert json.loads(first["user"]["id"]) == {"id": 7, "token": "[REDACTED]"}
+    assert isinstance(first["url"]["path"], str)
+    assert first["http"]["response"]["status_code"] == 200
+    assert first["error"]["type"] == ["A", "B"], "a list of plain values is a valid keyword array"
+    assert second["event"]["dataset"] == '{"x": 1}'
+
+    def leaves(value: Any, path: str = "") -> list[tuple[str, Any]]:
+        if isinstance(value, dict) and path != "labels":
+            return [leaf for key, item in value.items() for leaf in leaves(item, f"{path}.{key}".lstrip("."))]
+        return [(path, value)]
+
+    catalogued = {f.name for f in LOG_FIELDS}
+    for line in (first, second):
+        for path, value in leaves(line):
+            assert path in catalogued, path
+            assert not isinstance(value, dict) or path == "labels", (path, value)

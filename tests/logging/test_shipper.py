@@ -233,6 +233,28 @@ def test_api_key_is_sent(make_shipper: Callable[..., Shipper]) -> None:
         server.stop()
 
 
+def test_refused_credentials_are_an_outage_not_a_refusal_of_the_lines(
+    make_shipper: Callable[..., Shipper],
+) -> None:
+    """A wrong or expired API key answers 401 for every document: the lines wait (bounded) and
+    the failures count, so FleetobsLogShippingFailing fires; a renewed key delivers them all."""
+    server = FakeElasticsearch(api_key="renewed-key")
+    server.start()
+    try:
+        shipper = make_shipper(server.url, api_key="expired-key", batch_size=10)
+        for n in range(30):
+            shipper.put(line(n))
+        wait_for(lambda: shipper.failures >= 2)
+        assert server.all_docs() == []
+        assert shipper.dropped == {}
+        server.api_key = "expired-key"  # the key is renewed on the server side
+        assert shipper.flush(15)
+        assert delivered_numbers(server) == list(range(30))
+        assert shipper.dropped == {}
+    finally:
+        server.stop()
+
+
 def _median_put_us(shipper: Shipper, count: int = 2000) -> float:
     samples = []
     for n in range(count):
