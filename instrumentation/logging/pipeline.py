@@ -50,7 +50,13 @@ from instrumentation import conf
 from instrumentation.logging import render
 from instrumentation.logging.ecs import FIELD_NAMES, LEVEL_NUMBERS, LEVELS, StaticFields, nest
 from instrumentation.logging.output import BatchedOutput, flush_all
-from instrumentation.logging.redaction import REDACTED, Redactor
+from instrumentation.logging.redaction import (
+    MAX_KEY_LENGTH,
+    REDACTED,
+    Redactor,
+    escape_control,
+    truncate,
+)
 from instrumentation.logging.requestvars import add_request_fields
 
 __all__ = [
@@ -294,12 +300,15 @@ def pipeline_event(pipeline: Pipeline, method_name: str, ed: dict[str, Any]) -> 
             continue
         if labels is None:
             labels = {}
-        if key == "labels" and isinstance(value, Mapping):
+        name = key
+        if not isinstance(name, str) or len(name) > MAX_KEY_LENGTH or not name.isprintable():
+            name = truncate(escape_control(safe_str(name)), MAX_KEY_LENGTH)
+        if name == "labels" and isinstance(value, Mapping):
             labels.update(redactor.redact_mapping(value))
-        elif redactor.is_sensitive_key(key):
-            labels[key] = REDACTED
+        elif redactor.is_sensitive_key(name):
+            labels[name] = REDACTED
         else:
-            labels[key] = (
+            labels[name] = (
                 redactor.redact_and_clean(value) if isinstance(value, str) else redactor.redact_value(value)
             )
     if labels:

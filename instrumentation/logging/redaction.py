@@ -63,7 +63,18 @@ _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-
 _IPV4 = re.compile(r"(?<![\d.])(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 _SCHEMES = ("bearer", "basic", "token", "digest")
 _CREDENTIAL_SCHEME = re.compile(r"(?i)\b(" + "|".join(_SCHEMES) + r")(\s+)[A-Za-z0-9\-._~+/=:]{4,}")
+# scheme://user:password@host in free text (a DSN in an exception message, a URL in a log call).
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]{0,31}://[^\s/:@]{0,256}:)[^\s/@]{1,512}+@")
+_URL_MARK = "://"
 _KEY_CACHE_LIMIT = 4096
+#: Items of a list, or keys of a mapping, a log value keeps (a huge structure would make a line
+#: of megabytes); the rest is counted in a marker.
+MAX_ITEMS = 100
+#: Longest key of a logged mapping.
+MAX_KEY_LENGTH = 256
+#: Text scanned for secrets beyond what is kept: ``SCAN_FACTOR`` x the kept length, cut at the
+#: end (so a key keeps what is left of its value); the rest only counts in the truncation marker.
+SCAN_FACTOR = 4
 
 
 def _escape_char(match: re.Match[str]) -> str:
@@ -82,6 +93,13 @@ def escape_control(value: str, *, multiline: bool = False) -> str:
 def _replace_surrogates(value: str) -> str:
     """Lone surrogates (undecodable bytes smuggled into ``str``) cannot be encoded as UTF-8."""
     return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _safe_str(value: object, render: Any = str) -> str:
+    try:
+        return str(render(value))
+    except Exception:  # noqa: BLE001 - a broken __str__ or __repr__ must not lose the line
+        return f"<unprintable {type(value).__name__}>"
 
 
 def truncate(value: str, limit: int) -> str:
@@ -111,14 +129,20 @@ class Redactor:
             self._key_pattern: re.Pattern[str] | None = re.compile(
                 rf"(?:^|_)(?:{alternatives})(?:_|$)|(?:{alternatives})$"
             )
-            # key=value, key: value, "key": "value" inside free text.
+            # key=value, key: value, "key": "value" inside free text. Linear time whatever the
+            # text: a key starts only where a run of key characters starts, and the atomic group
+            # and possessive quantifiers never retry a run that is not followed by a separator.
             text_alternatives = "|".join(re.escape(w).replace("_", "[-_ ]?") for w in words)
             self._text_pattern: re.Pattern[str] | None = re.compile(
                 rf"""(?ix)
-                \b(?P<key>[\w.-]*?(?:{text_alternatives})[\w.-]*) # a sensitive key (dotted too)
-                (?P<sep>["']?\s*(?:[=:]|%3[dD])\s*["']?)        # = : or %3D, possibly quoted
-                (?P<value>(?:(?:bearer|basic|token|digest)\s+)?  # an optional credential scheme
-                  (?:(?!%26|%2[cC])[^\s&,;"'}})\]])+)            # the value up to a delimiter
+                (?<![\w.-])
+                (?P<key>(?>[\w.-]*?(?:{text_alternatives}))[\w.-]*+) # a sensitive key (dotted too)
+                (?P<sep>["']?\s*+(?:[=:]|%3[dD])\s*+["']?)          # = : or %3D, possibly quoted
+                (?P<value>
+                  (?<=["'])[^"'\r\n]{{1,512}}+(?=["'])              # a quoted value, spaces and all
+                | (?:(?:bearer|basic|token|digest)\s++)?             # or an optional credential scheme
+                  (?:(?!%26|%2[cC])[^\s&,;"'}})\]])++                # and the value up to a delimiter
+                )
                 """
             )
         else:
@@ -130,7 +154,7 @@ class Redactor:
         self._prefilter = tuple(sorted(heads))
         # Most values hold none of them: one scan for all (a word containing another is found
         # by the shorter one) tells so.
-        triggers = heads | set(_SCHEMES)
+        triggers = heads | set(_SCHEMES) | {_URL_MARK}
         triggers = {t for t in triggers if not any(o != t and o in t for o in triggers)}
         self._suspect = re.compile("|".join(re.escape(t) for t in sorted(triggers)))
 
@@ -209,10 +233,15 @@ class Redactor:
         return {name: REDACTED if self.is_sensitive_key(name) else value for name, value in headers.items()}
 
     def redact_mapping(self, data: Mapping[str, Any], *, _depth: int = 0) -> dict[str, Any]:
-        """A copy of ``data`` with sensitive keys masked, recursively (depth-limited)."""
+        """A copy of ``data`` with sensitive keys masked, recursively (depth- and size-limited)."""
         result: dict[str, Any] = {}
-        for key, value in data.items():
-            name = str(key)
+        for index, (key, value) in enumerate(data.items()):
+            if index >= MAX_ITEMS:
+                result["..."] = f"[{len(data) - MAX_ITEMS} more keys]"
+                break
+            name = key if isinstance(key, str) else _safe_str(key)
+            if len(name) > MAX_KEY_LENGTH or not name.isprintable():
+                name = truncate(escape_control(name), MAX_KEY_LENGTH)
             if self.is_sensitive_key(name):
                 result[name] = REDACTED
             else:
@@ -220,18 +249,29 @@ class Redactor:
         return result
 
     def redact_value(self, value: Any, *, _depth: int = 0) -> Any:
-        """Redact and clean one value of any JSON-able shape."""
+        """Redact and clean one value of any JSON-able shape: strings anywhere in it get the
+        free-text redaction too; lists and mappings keep their first ``MAX_ITEMS`` entries."""
         if isinstance(value, str):
-            return self.clean(value)
+            return self.redact_and_clean(value)
         if value is None or isinstance(value, bool | int | float):
             return value
         if _depth > 8:
-            return self.clean(repr(value))
+            return self.redact_and_clean(_safe_str(value, repr))
         if isinstance(value, Mapping):
             return self.redact_mapping(value, _depth=_depth)
         if isinstance(value, list | tuple | set | frozenset):
-            return [self.redact_value(item, _depth=_depth + 1) for item in value]
-        return self.clean(str(value))
+            items = [
+                self.redact_value(item, _depth=_depth + 1)
+                for item in (value if isinstance(value, list | tuple) else list(value))[:MAX_ITEMS]
+            ]
+            if len(value) > MAX_ITEMS:
+                items.append(f"[{len(value) - MAX_ITEMS} more items]")
+            return items
+        if isinstance(value, bytes | bytearray):
+            return self.redact_and_clean(
+                bytes(value[: self.max_value_length * SCAN_FACTOR]).decode("utf-8", "replace")
+            )
+        return self.redact_and_clean(_safe_str(value))
 
     # --- text ---------------------------------------------------------------------------------
     def redact_text(self, text: str) -> str:
@@ -242,6 +282,8 @@ class Redactor:
                 text = self._text_pattern.sub(self._mask_pair, text)
             if any(scheme in lower for scheme in _SCHEMES):
                 text = _CREDENTIAL_SCHEME.sub(rf"\g<1>\g<2>{REDACTED}", text)
+            if _URL_MARK in lower and "@" in text:
+                text = _URL_USERINFO.sub(rf"\g<1>{REDACTED}@", text)
         if self.pii_masking:
             text = self.mask_pii(text)
         return text
@@ -281,11 +323,21 @@ class Redactor:
             and self._suspect.search(value.lower()) is None
         ):
             return value
-        return self.clean(self.redact_text(value))
+        return self._redact_bounded(value, multiline=False, limit=self.max_value_length)
 
     def clean_text(self, value: str, *, limit: int | None = None) -> str:
         """Redact secrets in free text, then clean it keeping newlines."""
-        return self.clean(self.redact_text(value), multiline=True, limit=limit)
+        return self._redact_bounded(
+            value, multiline=True, limit=self.max_value_length if limit is None else limit
+        )
+
+    def _redact_bounded(self, value: str, *, multiline: bool, limit: int) -> str:
+        """``clean(redact_text(value))`` that scans at most ``SCAN_FACTOR`` x ``limit`` characters."""
+        scanned = limit * SCAN_FACTOR
+        if len(value) <= scanned:
+            return self.clean(self.redact_text(value), multiline=multiline, limit=limit)
+        text = escape_control(self.redact_text(value[:scanned]), multiline=multiline)
+        return text[:limit] + TRUNCATED.format(len(text) - limit + len(value) - scanned)
 
 
 def _hash_email(match: re.Match[str]) -> str:

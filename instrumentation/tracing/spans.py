@@ -38,6 +38,7 @@ MAX_ATTRIBUTES = 128
 MAX_EVENTS = 128
 MAX_LINKS = 128
 MAX_STACKTRACE = 8192
+MAX_MESSAGE = 4096
 _UNSET = Status(StatusCode.UNSET)
 _time_ns = time.time_ns
 
@@ -58,13 +59,37 @@ def exception_attributes(exception: BaseException, escaped: bool = False) -> dic
         message = str(exception)
     except Exception:  # noqa: BLE001 - a broken __str__ must not break the span
         message = "<unprintable>"
-    stack = "".join(traceback.format_exception(type(exception), exception, exception.__traceback__))
+    try:
+        stack = "".join(traceback.format_exception(type(exception), exception, exception.__traceback__))
+    except Exception:  # noqa: BLE001 - the same __str__ is called again by traceback
+        stack = f"{type(exception).__qualname__}: {message}"
     return {
         "exception.type": type(exception).__qualname__,
-        "exception.message": _redact(message),
-        "exception.stacktrace": _redact(stack[-MAX_STACKTRACE:]),
+        # Cut from the end, so a secret's key stays with what is left of its value.
+        "exception.message": _redact(message[:MAX_MESSAGE]),
+        "exception.stacktrace": _redact(_last_lines(stack, MAX_STACKTRACE)),
         "exception.escaped": str(escaped),
     }
+
+
+def _last_lines(text: str, limit: int) -> str:
+    """The last whole lines of ``text`` within ``limit`` characters, each line cut to
+    ``MAX_MESSAGE`` from its end: a line cut at its start could separate a secret from the key
+    that marks it."""
+    if len(text) <= limit:
+        return text
+    lines = [
+        line if len(line) <= MAX_MESSAGE else line[:MAX_MESSAGE] + "...\n"
+        for line in text.splitlines(keepends=True)
+    ]
+    kept: list[str] = []
+    size = 0
+    for line in reversed(lines):
+        if size + len(line) > limit:
+            break
+        kept.append(line)
+        size += len(line)
+    return "".join(reversed(kept))
 
 
 class FastSpan(trace_api.Span):

@@ -278,3 +278,95 @@ def test_text_without_any_trigger_word_comes_back_unchanged() -> None:
 def test_the_shortcut_for_plain_values_gives_what_redacting_and_cleaning_gives(value: str) -> None:
     for redactor in (REDACTOR, Redactor(DEFAULT_REDACT_KEYS, pii_masking=True, max_value_length=100)):
         assert redactor.redact_and_clean(value) == redactor.clean(redactor.redact_text(value))
+
+
+# --- hostile and awkward input ------------------------------------------------------------------
+
+FULL = Redactor(DEFAULT_REDACT_KEYS)
+
+
+@pytest.mark.parametrize("text", ["token." * 2000, "password-" * 2000, "api key " * 2000, "x" * 20000])
+def test_free_text_redaction_does_not_backtrack(text: str) -> None:
+    """A run of key-like words with no separator once took cubic time (a 2 KB URL path: seconds of
+    CPU per request). Linear now: 12-20 KB finish at once; the old pattern needed many minutes."""
+    import threading
+
+    done = threading.Event()
+    thread = threading.Thread(target=lambda: (FULL.redact_text(text), done.set()), daemon=True)
+    thread.start()
+    assert done.wait(30), "free-text redaction backtracks catastrophically"
+
+
+def test_a_hostile_path_is_answered_like_any_404(logs: Captured) -> None:
+    with capture_spans():
+        response = Client().get("/" + "token." * 400)
+    assert response.status_code == 404
+    assert all(len(line.get("message", "")) < 8000 for line in logs.lines())
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ('{"password": "correct horse battery staple"}', "horse"),
+        ("password: 'two words'", "words"),
+        ("connect to postgres://admin:S3cretPW@db:5432/app failed", "S3cretPW"),
+        ("GET https://user:hunter2@example.com/path", "hunter2"),
+    ],
+)
+def test_quoted_values_and_url_credentials_in_free_text(text: str, secret: str) -> None:
+    redacted = FULL.redact_text(text)
+    assert secret not in redacted
+    assert REDACTED in redacted
+    assert FULL.redact_and_clean(text) == redacted
+
+
+def test_secrets_inside_nested_values_bytes_and_objects(logs: Captured) -> None:
+    class Shows:
+        def __str__(self) -> str:
+            return "password=from-str"
+
+    logging.getLogger("shop.api").info(
+        "calls",
+        extra={
+            "cmd": ["-H", "Authorization: Bearer tok-in-list"],
+            "labels": {"note": "secret=in-labels"},
+            "body": b"password=in-bytes",
+            "thing": Shows(),
+            "dsn": "postgres://admin:in-dsn@db/app",
+        },
+    )
+    structlog.get_logger("shop.api").info("more", payload={"deep": [{"text": "token=in-deep-list"}]})
+    text = "\n".join(json.dumps(line) for line in logs.by_logger("shop.api"))
+    for secret in ("tok-in-list", "in-labels", "in-bytes", "from-str", "in-dsn", "in-deep-list"):
+        assert secret not in text, secret
+
+
+def test_sizes_are_bounded(logs: Captured) -> None:
+    logging.getLogger("shop.api").info(
+        "big",
+        extra={"numbers": list(range(200_000)), "k" * 100_000: 1, "k\n\x1bey": 2, "huge": "y" * 10_000_000},
+    )
+    (raw,) = [line for line in logs.raw_lines() if '"shop.api"' in line]
+    assert len(raw) < 64_000
+    (line,) = logs.by_logger("shop.api")
+    labels = line["labels"]
+    assert len(labels["numbers"]) == redaction.MAX_ITEMS + 1
+    assert labels["numbers"][-1] == f"[{200_000 - redaction.MAX_ITEMS} more items]"
+    assert all(len(key) <= redaction.MAX_KEY_LENGTH + 40 for key in labels)
+    assert all(key.isprintable() for key in labels)
+    assert "chars truncated" in labels["huge"] or "truncated" in labels["huge"]
+
+
+def test_span_exception_events_redact_before_they_cut() -> None:
+    from instrumentation.tracing.spans import MAX_MESSAGE, exception_attributes
+
+    try:
+        raise RuntimeError("password=HUNTERSECRET " + "y" * 8170)
+    except RuntimeError as exc:
+        attributes = exception_attributes(exc)
+    assert "HUNTERSECRET" not in attributes["exception.message"]
+    assert "HUNTERSECRET" not in attributes["exception.stacktrace"]
+    assert "RuntimeError" in attributes["exception.stacktrace"]
+    big = exception_attributes(RuntimeError("x" * 5_000_000))
+    assert len(big["exception.message"]) <= MAX_MESSAGE
+    assert len(big["exception.stacktrace"]) <= 8192
