@@ -51,7 +51,7 @@ from opentelemetry.util.re import parse_env_headers
 from instrumentation.conf import Settings
 from instrumentation.tracing import otlp
 from instrumentation.tracing.resource import process_resource
-from instrumentation.tracing.spans import FastSpan, copy_with_resource
+from instrumentation.tracing.spans import FastSpan, copy_with_resource, redact_sdk_span
 from instrumentation.tracing.transport import ExportError, OtlpHttpSender
 
 logger = logging.getLogger("fleetobs.tracing")
@@ -284,6 +284,14 @@ class SpanBatcher(SpanProcessor):
     def on_end(self, span: ReadableSpan) -> None:
         context = span.context
         if context is not None and context.trace_flags.sampled:
+            # Spans of application code and contrib instrumentations: their exception events
+            # (rare: errors only) get the redaction this project's own spans get. This runs in
+            # the application's `with` block: it must not raise, and unredacted is never sent.
+            try:
+                span = redact_sdk_span(span)
+            except Exception:
+                logger.exception("fleetobs: a span could not be redacted; it is dropped")
+                return
             self.enqueue(span)
 
     # -- the export thread ---------------------------------------------------------------------

@@ -299,3 +299,45 @@ def span_ids(span: trace_api.Span) -> tuple[str, str] | None:
     if not context.is_valid:
         return None
     return trace_hex(context.trace_id), span_hex(context.span_id)
+
+
+_EXCEPTION_TEXT = {"exception.message": MAX_MESSAGE, "exception.stacktrace": MAX_STACKTRACE}
+
+
+def redact_sdk_span(span: ReadableSpan) -> ReadableSpan:
+    """An SDK span (made with ``tracer.start_as_current_span`` in application code, or by a
+    contrib instrumentation) with its exception events and status description redacted and
+    bounded as this project's own spans are; the span itself when there is nothing to redact."""
+    status = span.status
+    if not span.events and not status.description:
+        return span
+    events = []
+    for event in span.events:
+        attributes = event.attributes
+        if attributes and any(key in _EXCEPTION_TEXT for key in attributes):
+            cleaned = dict(attributes)
+            for key, limit in _EXCEPTION_TEXT.items():
+                value = cleaned.get(key)
+                if isinstance(value, str):
+                    cleaned[key] = _redact(
+                        value[:limit] if key == "exception.message" else _last_lines(value, limit)
+                    )
+            events.append(Event(event.name, BoundedAttributes(MAX_ATTRIBUTES, cleaned), event.timestamp))
+        else:
+            events.append(event)
+    if status.description:
+        status = Status(status.status_code, _redact(status.description[:MAX_MESSAGE]))
+    return ReadableSpan(
+        name=span.name,
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes=span.attributes,
+        events=events,
+        links=span.links,
+        kind=span.kind,
+        status=status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )

@@ -370,3 +370,20 @@ def test_span_exception_events_redact_before_they_cut() -> None:
     big = exception_attributes(RuntimeError("x" * 5_000_000))
     assert len(big["exception.message"]) <= MAX_MESSAGE
     assert len(big["exception.stacktrace"]) <= 8192
+
+
+def test_application_spans_get_the_same_exception_redaction() -> None:
+    """Spans the application makes itself (``tracer.start_as_current_span``) go through the SDK,
+    which records the raw message; the export path redacts them like the project's own spans."""
+    from opentelemetry import trace
+
+    with capture_spans() as exporter:
+        tracer = trace.get_tracer("shop.payments")
+        with pytest.raises(RuntimeError), tracer.start_as_current_span("charge"):
+            raise RuntimeError("api_key=K-SECRET-1 and postgres://u:DSN-SECRET@db/x " + "y" * 9000)
+    (span,) = [s for s in exporter.get_finished_spans() if s.name == "charge"]
+    (event,) = span.events
+    exported = json.dumps({**dict(event.attributes or {}), "status": span.status.description})
+    assert "K-SECRET-1" not in exported
+    assert "DSN-SECRET" not in exported
+    assert len(str((event.attributes or {})["exception.message"])) <= 4096
