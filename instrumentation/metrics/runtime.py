@@ -66,6 +66,8 @@ def ensure_sampler() -> None:
 def _loop(pid: int) -> None:
     while _sampler_pid == pid:
         time.sleep(INTERVAL)
+        if _sampler_pid != pid:  # reset (or a fork) while asleep: this sampler is no longer wanted
+            return
         with contextlib.suppress(Exception):  # a sampling failure must not end the thread
             sample()
 

@@ -26,6 +26,9 @@ def eager_app() -> Iterator[object]:
 
     app.conf.task_always_eager = True
     app.conf.task_eager_propagates = True
+    # shared_task binds to the current app: another test may have made a later app current
+    # (the sample shop's), whose tasks would be published instead of run here.
+    app.set_current()
     was_instrumented = fleet_celery.instrumented()
     fleet_celery.instrument()
     yield app
