@@ -35,6 +35,7 @@ from django.utils.functional import LazyObject, empty
 from instrumentation.catalog import HTTP_METHODS
 from instrumentation.logging import pipeline as pipeline_module
 from instrumentation.logging import render
+from instrumentation.logging.redaction import safe_str
 from instrumentation.logging.requestvars import RequestContext, add_request_fields
 from instrumentation.logging.requestvars import current as _current
 from instrumentation.logging.requestvars import current_ids as _ids
@@ -202,7 +203,7 @@ def _access_line(request: Any, info: Any) -> None:
         # Type and message only: Django's own error line carries the stack trace.
         event["error"] = {
             "type": pipeline_module.error_type(type(exc)),
-            "message": redactor.clean_text(pipeline_module.safe_str(exc)),
+            "message": redactor.clean_text(safe_str(exc)),
         }
 
     if pipeline_module.installed() is None:

@@ -55,6 +55,7 @@ from instrumentation.logging.redaction import (
     REDACTED,
     Redactor,
     escape_control,
+    safe_str,
     truncate,
 )
 from instrumentation.logging.requestvars import add_request_fields
@@ -238,13 +239,6 @@ def error_type(exc_type: type[BaseException]) -> str:
     if module in {"builtins", "__main__"}:
         return exc_type.__qualname__
     return f"{module}.{exc_type.__qualname__}"
-
-
-def safe_str(value: object) -> str:
-    try:
-        return str(value)
-    except Exception:  # noqa: BLE001 - a broken __str__ must not lose the line
-        return f"<unprintable {type(value).__name__}>"
 
 
 class EcsProcessor:

@@ -95,7 +95,8 @@ def _replace_surrogates(value: str) -> str:
     return value.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def _safe_str(value: object, render: Any = str) -> str:
+def safe_str(value: object, render: Any = str) -> str:
+    """``render(value)`` (``str`` by default) as text, whatever its ``__str__``/``__repr__`` does."""
     try:
         return str(render(value))
     except Exception:  # noqa: BLE001 - a broken __str__ or __repr__ must not lose the line
@@ -239,7 +240,7 @@ class Redactor:
             if index >= MAX_ITEMS:
                 result["..."] = f"[{len(data) - MAX_ITEMS} more keys]"
                 break
-            name = key if isinstance(key, str) else _safe_str(key)
+            name = key if isinstance(key, str) else safe_str(key)
             if len(name) > MAX_KEY_LENGTH or not name.isprintable():
                 name = truncate(escape_control(name), MAX_KEY_LENGTH)
             if self.is_sensitive_key(name):
@@ -256,7 +257,7 @@ class Redactor:
         if value is None or isinstance(value, bool | int | float):
             return value
         if _depth > 8:
-            return self.redact_and_clean(_safe_str(value, repr))
+            return self.redact_and_clean(safe_str(value, repr))
         if isinstance(value, Mapping):
             return self.redact_mapping(value, _depth=_depth)
         if isinstance(value, list | tuple | set | frozenset):
@@ -271,7 +272,7 @@ class Redactor:
             return self.redact_and_clean(
                 bytes(value[: self.max_value_length * SCAN_FACTOR]).decode("utf-8", "replace")
             )
-        return self.redact_and_clean(_safe_str(value))
+        return self.redact_and_clean(safe_str(value))
 
     # --- text ---------------------------------------------------------------------------------
     def redact_text(self, text: str) -> str:
