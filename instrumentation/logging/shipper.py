@@ -63,13 +63,9 @@ _fork_hook_registered = False
 def _count(name: str, amount: int, **labels: str) -> None:
     if amount <= 0:
         return
-    try:
-        from instrumentation import metrics
+    from instrumentation import metrics
 
-        if metrics.enabled():
-            metrics.get(name).labels(**labels).inc(amount)
-    except Exception:  # noqa: BLE001, S110 - metrics trouble must not stop shipping
-        pass
+    metrics.count(name, labels, amount)
 
 
 def _after_fork_in_child() -> None:

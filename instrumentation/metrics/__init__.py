@@ -16,12 +16,27 @@ With ``METRICS_ENABLED`` off (:func:`enabled`), nothing in the instrumentation r
 HTTP, runtime, database, cache, task and telemetry-pipeline metrics alike.
 """
 
+from collections.abc import Mapping, Sequence
+
 from instrumentation import conf
 from instrumentation.metrics.registry import collector_registry, get, is_multiprocess, reset
 
-__all__ = ["collector_registry", "enabled", "get", "is_multiprocess", "reset"]
+__all__ = ["collector_registry", "count", "enabled", "get", "is_multiprocess", "reset"]
 
 
 def enabled() -> bool:
     """Whether the instrumentation records metrics (the ``METRICS_ENABLED`` setting)."""
     return conf.get_settings().metrics_enabled
+
+
+def count(name: str, labels: Sequence[str] | Mapping[str, str], amount: float = 1) -> None:
+    """Add ``amount`` to counter ``name``'s child for ``labels`` (values in order, or by name),
+    when metrics are on. For the telemetry pipelines' own bookkeeping, on their threads: a
+    missing or broken metrics backend loses the count and never raises."""
+    try:
+        if enabled():
+            metric = get(name)
+            child = metric.labels(**labels) if isinstance(labels, Mapping) else metric.labels(*labels)
+            child.inc(amount)
+    except Exception:  # noqa: BLE001, S110 - metrics trouble must not stop a pipeline
+        pass

@@ -188,13 +188,9 @@ def create_exporter(settings: Settings) -> BatchExporter:
 
 def _count(name: str, labels: tuple[str, ...], amount: float = 1) -> None:
     """Increment a pipeline counter; metrics problems never reach the tracing pipeline."""
-    try:
-        from instrumentation import metrics
+    from instrumentation import metrics
 
-        if metrics.enabled():
-            metrics.get(name).labels(*labels).inc(amount)
-    except Exception:  # noqa: BLE001, S110 - a missing or broken metrics backend loses only the count
-        pass
+    metrics.count(name, labels, amount)
 
 
 _live: weakref.WeakSet[SpanBatcher] = weakref.WeakSet()
