@@ -65,11 +65,23 @@ def exception_attributes(exception: BaseException, escaped: bool = False) -> dic
         stack = f"{type(exception).__qualname__}: {message}"
     return {
         "exception.type": type(exception).__qualname__,
-        # Cut from the end, so a secret's key stays with what is left of its value.
-        "exception.message": _redact(message[:MAX_MESSAGE]),
-        "exception.stacktrace": _redact(_last_lines(stack, MAX_STACKTRACE)),
+        "exception.message": _exception_message(message),
+        "exception.stacktrace": _exception_stack(stack),
         "exception.escaped": str(escaped),
     }
+
+
+def _exception_message(text: str) -> str:
+    # Cut from the end, so a secret's key stays with what is left of its value.
+    return _redact(text[:MAX_MESSAGE])
+
+
+def _exception_stack(text: str) -> str:
+    return _redact(_last_lines(text, MAX_STACKTRACE))
+
+
+#: The exception event's free-text attributes, and how each is redacted and bounded.
+_EXCEPTION_TEXT = {"exception.message": _exception_message, "exception.stacktrace": _exception_stack}
 
 
 def _last_lines(text: str, limit: int) -> str:
@@ -273,22 +285,33 @@ def _clean(attributes: Mapping[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
-def copy_with_resource(span: ReadableSpan, resource: Resource) -> ReadableSpan:
-    """An SDK span re-issued with this process's resource (pid, instance id after fork)."""
+def _reissued(
+    span: ReadableSpan,
+    *,
+    resource: Resource | None = None,
+    events: Sequence[Event] | None = None,
+    status: Status | None = None,
+) -> ReadableSpan:
+    """A copy of an SDK span (they are immutable) with some of its parts replaced."""
     return ReadableSpan(
         name=span.name,
         context=span.context,
         parent=span.parent,
-        resource=resource,
+        resource=span.resource if resource is None else resource,
         attributes=span.attributes,
-        events=span.events,
+        events=span.events if events is None else events,
         links=span.links,
         kind=span.kind,
-        status=span.status,
+        status=span.status if status is None else status,
         start_time=span.start_time,
         end_time=span.end_time,
         instrumentation_scope=span.instrumentation_scope,
     )
+
+
+def copy_with_resource(span: ReadableSpan, resource: Resource) -> ReadableSpan:
+    """An SDK span re-issued with this process's resource (pid, instance id after fork)."""
+    return _reissued(span, resource=resource)
 
 
 def span_ids(span: trace_api.Span) -> tuple[str, str] | None:
@@ -299,9 +322,6 @@ def span_ids(span: trace_api.Span) -> tuple[str, str] | None:
     if not context.is_valid:
         return None
     return trace_hex(context.trace_id), span_hex(context.span_id)
-
-
-_EXCEPTION_TEXT = {"exception.message": MAX_MESSAGE, "exception.stacktrace": MAX_STACKTRACE}
 
 
 def redact_sdk_span(span: ReadableSpan) -> ReadableSpan:
@@ -316,28 +336,13 @@ def redact_sdk_span(span: ReadableSpan) -> ReadableSpan:
         attributes = event.attributes
         if attributes and any(key in _EXCEPTION_TEXT for key in attributes):
             cleaned = dict(attributes)
-            for key, limit in _EXCEPTION_TEXT.items():
+            for key, redact in _EXCEPTION_TEXT.items():
                 value = cleaned.get(key)
                 if isinstance(value, str):
-                    cleaned[key] = _redact(
-                        value[:limit] if key == "exception.message" else _last_lines(value, limit)
-                    )
+                    cleaned[key] = redact(value)
             events.append(Event(event.name, BoundedAttributes(MAX_ATTRIBUTES, cleaned), event.timestamp))
         else:
             events.append(event)
     if status.description:
-        status = Status(status.status_code, _redact(status.description[:MAX_MESSAGE]))
-    return ReadableSpan(
-        name=span.name,
-        context=span.context,
-        parent=span.parent,
-        resource=span.resource,
-        attributes=span.attributes,
-        events=events,
-        links=span.links,
-        kind=span.kind,
-        status=status,
-        start_time=span.start_time,
-        end_time=span.end_time,
-        instrumentation_scope=span.instrumentation_scope,
-    )
+        status = Status(status.status_code, _exception_message(status.description))
+    return _reissued(span, events=events, status=status)
