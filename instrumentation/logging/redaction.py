@@ -52,10 +52,11 @@ REDACTED = "[REDACTED]"
 TRUNCATED = "...[truncated {} chars]"
 ALWAYS_REDACTED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 
-# C0 controls, DEL and C1 controls (ESC starts ANSI sequences; U+0085 is a newline to some tools).
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# C0 controls, DEL, C1 controls (ESC starts ANSI sequences; U+0085 is a newline to some tools)
+# and the Unicode line and paragraph separators (newlines to others, Python's splitlines too).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # The same without newline and tab, for multi-line text fields.
-_CONTROL_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 _NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _KEY_SEPARATORS = re.compile(r"[^a-z0-9]+")
@@ -79,7 +80,8 @@ SCAN_FACTOR = 4
 
 def _escape_char(match: re.Match[str]) -> str:
     char = match.group()
-    return _NAMED_ESCAPES.get(char) or f"\\x{ord(char):02x}"
+    code = ord(char)
+    return _NAMED_ESCAPES.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
 
 
 def escape_control(value: str, *, multiline: bool = False) -> str:

@@ -11,7 +11,7 @@ from urllib.parse import quote_plus
 import pytest
 import structlog
 from django.test import Client
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from instrumentation.conf import DEFAULT_REDACT_KEYS
@@ -193,6 +193,8 @@ def test_property_render_is_always_one_json_line(value: str) -> None:
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=60, deadline=None)
 @given(value=HOSTILE_TEXT)
+@example(value="\u2028")  # a line separator to Python's splitlines and to some log tools
+@example(value="a\u2029b\x85c")
 def test_property_every_logged_value_yields_one_valid_line(logs: Captured, value: str) -> None:
     logs.clear()
     logging.getLogger("hostile").warning("got %s", value, extra={"field": value})
