@@ -22,6 +22,7 @@ from typing import Any
 from grafanalib import core as gl
 
 from dashboards.panels import ELASTICSEARCH_DS
+from dashboards.variables import multi_select
 from instrumentation.catalog import log_field
 
 TIME_FIELD = "@timestamp"
@@ -70,23 +71,12 @@ def scoped(*clauses: str) -> str:
 def terms_variable(name: str, label: str, field_name: str, query: str, *, size: int = 500) -> gl.Template:
     """A multi-select over the values a log field takes in the lines ``query`` matches.
 
-    Grafana's Elasticsearch query variable: a terms aggregation over the dashboard's time range.
-    Multi-select with ``All`` as ``.+`` and a reload on time-range change, like the Prometheus
-    scope variables, so the panels match it the same way (``${name:regex}``).
+    Grafana's Elasticsearch query variable: a terms aggregation over the dashboard's time range,
+    in the same style as the Prometheus scope variables, so the panels match it the same way
+    (``${name:regex}``).
     """
     definition = {"find": "terms", "field": field(field_name), "query": query, "size": size}
-    return gl.Template(
-        name=name,
-        label=label,
-        query=json.dumps(definition, sort_keys=True),
-        dataSource=ELASTICSEARCH_DS,
-        includeAll=True,
-        multi=True,
-        allValue=".+",
-        default="$__all",
-        refresh=gl.REFRESH_ON_TIME_RANGE_CHANGE,
-        sort=gl.SORT_ALPHA_ASC,
-    )
+    return multi_select(name, label, json.dumps(definition, sort_keys=True), ELASTICSEARCH_DS)
 
 
 def host_variable() -> gl.Template:

@@ -49,12 +49,14 @@ def datasource() -> gl.Template:
     )
 
 
-def _query_variable(name: str, label: str, scope: Sequence[str]) -> gl.Template:
+def multi_select(name: str, label: str, query: str, data_source: dict[str, str]) -> gl.Template:
+    """A query variable in the house style: multi-select, ``All`` as ``.+`` (queries match it
+    as a regex), reloaded when the time range changes, sorted."""
     return gl.Template(
         name=name,
         label=label,
-        query=_label_values(name, scope),
-        dataSource=PROMETHEUS_DS,
+        query=query,
+        dataSource=data_source,
         includeAll=True,
         multi=True,
         allValue=".+",
@@ -62,6 +64,10 @@ def _query_variable(name: str, label: str, scope: Sequence[str]) -> gl.Template:
         refresh=gl.REFRESH_ON_TIME_RANGE_CHANGE,
         sort=gl.SORT_ALPHA_ASC,
     )
+
+
+def _query_variable(name: str, label: str, scope: Sequence[str]) -> gl.Template:
+    return multi_select(name, label, _label_values(name, scope), PROMETHEUS_DS)
 
 
 def scope(*, instance: bool = True) -> list[gl.Template]:
@@ -111,15 +117,4 @@ def label_variable(name: str, label: str, metric_name: str, catalog_label: str) 
     if catalog_label not in m.labels:
         raise ValueError(f"{catalog_label!r} is not a label of {metric_name!r}")
     sel = queries.selector(m, "count" if m.type == "histogram" else "")
-    return gl.Template(
-        name=name,
-        label=label,
-        query=f"label_values({sel}, {catalog_label})",
-        dataSource=PROMETHEUS_DS,
-        includeAll=True,
-        multi=True,
-        allValue=".+",
-        default="$__all",
-        refresh=gl.REFRESH_ON_TIME_RANGE_CHANGE,
-        sort=gl.SORT_ALPHA_ASC,
-    )
+    return multi_select(name, label, f"label_values({sel}, {catalog_label})", PROMETHEUS_DS)
