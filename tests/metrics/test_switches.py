@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.core.cache import cache
 from django.test import Client, override_settings
@@ -63,11 +61,34 @@ def test_metrics_on_records_the_same_traffic(library: None) -> None:
     assert any(key.startswith("fleetobs_cache_operations_total") for key in changed)
 
 
-def _eager(app: Any) -> None:
-    """Run tasks in this process, bound to the test site's app (as tests/tracing's eager_app)."""
+def _run_a_task_and_count_pipelines(task_name: str) -> None:
+    """Run one task in this process (instrumented, bound to the test site's app as
+    tests/tracing's eager_app), and count a dropped span and three shipped log lines through the
+    pipelines' own counters."""
+    from celery import shared_task
+
+    from instrumentation import celery as fleet_celery
+    from instrumentation.logging import shipper
+    from instrumentation.tracing import export
+    from tests.tracing.site.celery_app import app
+
     app.conf.task_always_eager = True
     app.conf.task_eager_propagates = True
     app.set_current()
+    was_instrumented = fleet_celery.instrumented()
+    fleet_celery.instrument()
+
+    @shared_task(name=task_name)
+    def noop() -> None:
+        pass
+
+    try:
+        noop.delay()
+        export._count("fleetobs_telemetry_dropped", ("spans", "queue_full"))
+        shipper._count("fleetobs_telemetry_exported", 3, signal="logs")
+    finally:
+        if not was_instrumented:
+            fleet_celery.uninstrument()
 
 
 def _exemplars() -> list[str]:
@@ -95,63 +116,22 @@ def test_exemplars_follow_the_setting(enabled: bool) -> None:
 def test_metrics_off_covers_tasks_pipelines_capacity_and_the_scrape(
     monkeypatch: pytest.MonkeyPatch, library: None
 ) -> None:
-    from celery import shared_task
-
-    from instrumentation import celery as fleet_celery
     from instrumentation import migrations
-    from instrumentation.logging import shipper
     from instrumentation.metrics import runtime
-    from instrumentation.tracing import export
-    from tests.tracing.site.celery_app import app
 
     checked: list[bool] = []
     monkeypatch.setattr(migrations, "refresh_if_stale", lambda: checked.append(True))
-    _eager(app)
-    was_instrumented = fleet_celery.instrumented()
-    fleet_celery.instrument()
-
-    @shared_task(name="switches.noop")
-    def noop() -> None:
-        pass
-
     before = _recorded()
-    try:
-        noop.delay()
-        export._count("fleetobs_telemetry_dropped", ("spans", "queue_full"))
-        shipper._count("fleetobs_telemetry_exported", 3, signal="logs")
-        runtime.set_capacity(4)
-        assert Client().get("/metrics").status_code == 200
-    finally:
-        if not was_instrumented:
-            fleet_celery.uninstrument()
+    _run_a_task_and_count_pipelines("switches.noop")
+    runtime.set_capacity(4)
+    assert Client().get("/metrics").status_code == 200
     assert _recorded() == before
     assert checked == [], "no migration check on scrape with metrics off"
 
 
 def test_metrics_on_counts_the_same_tasks_and_pipelines() -> None:
-    from celery import shared_task
-
-    from instrumentation import celery as fleet_celery
-    from instrumentation.logging import shipper
-    from instrumentation.tracing import export
-    from tests.tracing.site.celery_app import app
-
-    _eager(app)
-    was_instrumented = fleet_celery.instrumented()
-    fleet_celery.instrument()
-
-    @shared_task(name="switches.noop_on")
-    def noop_on() -> None:
-        pass
-
     before = _recorded()
-    try:
-        noop_on.delay()
-        export._count("fleetobs_telemetry_dropped", ("spans", "queue_full"))
-        shipper._count("fleetobs_telemetry_exported", 3, signal="logs")
-    finally:
-        if not was_instrumented:
-            fleet_celery.uninstrument()
+    _run_a_task_and_count_pipelines("switches.noop_on")
     changed = {key.split("[")[0] for key, value in _recorded().items() if before.get(key) != value}
     assert {
         "fleetobs_task_executions_total",
