@@ -302,9 +302,7 @@ def pipeline_event(pipeline: Pipeline, method_name: str, ed: dict[str, Any]) -> 
         elif redactor.is_sensitive_key(name):
             labels[name] = REDACTED
         else:
-            labels[name] = (
-                redactor.redact_and_clean(value) if isinstance(value, str) else redactor.redact_value(value)
-            )
+            labels[name] = redactor.redact_value(value)
     if labels:
         flat["labels"] = labels
 
