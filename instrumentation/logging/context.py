@@ -23,6 +23,7 @@ standard ``fleetobs.access`` logger with the ECS fields as ``extra`` attributes,
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import random
@@ -36,7 +37,7 @@ from instrumentation.catalog import HTTP_METHODS
 from instrumentation.logging import pipeline as pipeline_module
 from instrumentation.logging import render
 from instrumentation.logging.redaction import safe_str
-from instrumentation.logging.requestvars import RequestContext, add_request_fields
+from instrumentation.logging.requestvars import REQUEST_ATTRIBUTE, RequestContext, add_request_fields
 from instrumentation.logging.requestvars import current as _current
 from instrumentation.logging.requestvars import current_ids as _ids
 
@@ -86,6 +87,9 @@ def begin_request(request: Any, request_id: str, ids: Any = CURRENT) -> Token[Re
         query = redactor.clean(redactor.redact_query(query))
     trace_ids = _ids() if ids is CURRENT else ids
     ctx = RequestContext(redactor.clean(request_id, limit=128), method, path, query, trace_ids)
+    with contextlib.suppress(AttributeError, TypeError):
+        # for Django's lines about this request logged after the middleware returned
+        setattr(request, REQUEST_ATTRIBUTE, ctx)
     return _current.set(ctx)
 
 

@@ -272,7 +272,7 @@ def pipeline_event(pipeline: Pipeline, method_name: str, ed: dict[str, Any]) -> 
         flat["log.logger"] = str(ed.pop("logger", ""))
     logger_name = flat["log.logger"]
     flat["event.dataset"] = logger_name if logger_name.startswith("gunicorn.") else pipeline.dataset
-    add_request_fields(flat)
+    add_request_fields(flat, record)
 
     message = ed.pop("event", "")
     exc_info = ed.pop("exc_info", None)

@@ -4,6 +4,13 @@ Kept apart from :mod:`instrumentation.logging.context` (which writes the access 
 pipeline can read it without importing the request side. A background task's lines carry
 ``task.name`` and ``task.id`` (bound by the Celery integration between ``task_prerun`` and
 ``task_postrun``).
+
+A line may also name the request it is about without that request's context being bound:
+Django logs a returned (or ``Http404``) 4xx/5xx response on ``django.request`` after the
+whole middleware chain, ours included, has returned, with the request in
+``extra={"request": request}``. :func:`~instrumentation.logging.context.begin_request` leaves
+the context on the request object too (:data:`REQUEST_ATTRIBUTE`), and
+:func:`add_request_fields` reads it from the record's request first.
 """
 
 from __future__ import annotations
@@ -14,15 +21,19 @@ from typing import Any
 from instrumentation import tracing
 
 __all__ = [
+    "REQUEST_ATTRIBUTE",
     "RequestContext",
     "add_request_fields",
     "begin_task",
+    "context_of",
     "current",
     "current_ids",
     "current_task",
     "finish_task",
 ]
 
+#: Attribute of the ``HttpRequest`` holding its :class:`RequestContext`.
+REQUEST_ATTRIBUTE = "_fleetobs_log_context"
 #: Longest task name or id a line carries (Celery's are short; a hostile one is cut).
 MAX_TASK_FIELD = 256
 
@@ -97,15 +108,33 @@ def current_ids() -> tuple[str, str] | None:
         return None
 
 
-def add_request_fields(flat: dict[str, Any]) -> None:
-    """Add the request (or task) context and the active span's ids to a flat event."""
-    ctx = current.get()
+def context_of(record: Any) -> RequestContext | None:
+    """The context of the request a record names in ``extra={"request": ...}`` (Django's own
+    ``django.request`` and ``django.security`` lines), if the middleware saw that request."""
+    request = getattr(record, "request", None)
+    if request is None:
+        return None
+    ctx = getattr(request, REQUEST_ATTRIBUTE, None)
+    return ctx if isinstance(ctx, RequestContext) else None
+
+
+def add_request_fields(flat: dict[str, Any], record: Any = None) -> None:
+    """Add the request (or task) context and the active span's ids to a flat event.
+
+    ``record``: the ``LogRecord`` being formatted; the request it names wins over the bound
+    context. The active span's ids replace the request's when the span is in the request's
+    trace (a database query's span) or the request has none; a span of another trace active
+    after the request ended says nothing about the request this line is about.
+    """
+    ctx = context_of(record) if record is not None else None
+    if ctx is None:
+        ctx = current.get()
     if ctx is not None:
         flat.update(ctx.flat)
     task = current_task.get()
     if task is not None:
         flat.update(task)
     ids = current_ids()
-    if ids is not None:
+    if ids is not None and (ctx is None or ctx.trace_id is None or ctx.trace_id == ids[0]):
         flat["trace.id"] = ids[0]
         flat["span.id"] = ids[1]
