@@ -6,6 +6,13 @@ duration histogram, a child span when tracing records, and the current request's
 which the middleware derives queries-per-request and N+1 detections. Django passes SQL with
 placeholders and parameters apart, so the statement text itself identifies "the same query".
 Failed connection attempts are counted by wrapping ``BaseDatabaseWrapper.connect``.
+
+Whatever the driver accepts passes through untouched: the statement object itself (``str``,
+``bytes``, psycopg's ``sql.SQL``/``sql.Composed``, anything with ``__str__``) and the
+parameters (a generator for ``executemany`` included) reach the driver as given, and the
+driver's own errors reach the caller unchanged. Only a text copy of the statement, made once
+per distinct statement, feeds the telemetry; if that copy cannot be made the query still runs
+and the failure is counted as an internal error.
 """
 
 from __future__ import annotations
@@ -87,6 +94,32 @@ def end_request(token: Token[RequestQueries | None]) -> None:
     _current.reset(token)
 
 
+def statement_text(sql: Any, cursor: Any = None) -> str:
+    """A text copy of any statement object a driver accepts, for telemetry only.
+
+    psycopg compositions render through the driver's own ``as_string`` with the raw cursor (so
+    identifiers are quoted as the server will see them); bytes are decoded leniently.
+    """
+    if isinstance(sql, str):
+        return str.__str__(sql)  # a plain str, whatever the subclass does to hashing or printing
+    if isinstance(sql, bytes | bytearray | memoryview):
+        return bytes(sql).decode("utf-8", "replace")
+    as_string = getattr(sql, "as_string", None)
+    if as_string is not None:
+        for context in (getattr(cursor, "cursor", None), cursor):
+            if context is None:
+                continue
+            try:
+                rendered = as_string(context)
+            except Exception:  # noqa: BLE001, S112 - try the next context, then str()
+                continue
+            return rendered.decode("utf-8", "replace") if isinstance(rendered, bytes) else str(rendered)
+    try:
+        return str(sql)
+    except Exception:  # noqa: BLE001 - an object without text still runs; it is named by type
+        return f"<{type(sql).__name__}>"
+
+
 def statement_info(sql: str) -> tuple[str, str]:
     """The SQL verb (``SELECT``...; ``OTHER`` if unexpected) and the statement without literals.
 
@@ -119,12 +152,13 @@ def _duration_child(alias: str, vendor: str, operation: str) -> Any:
 
 
 def _execute_wrapper(
-    execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]
+    execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: dict[str, Any]
 ) -> Any:
-    connection = context["connection"]
-    operation, statement = statement_info(sql)
     span = None
     try:
+        connection = context["connection"]
+        text = sql if type(sql) is str else statement_text(sql, context.get("cursor"))
+        operation, statement = statement_info(text)
         span = tracing.start_span(
             f"{operation} {connection.alias}",
             {
@@ -134,8 +168,9 @@ def _execute_wrapper(
                 "db.query.text": statement,
             },
         )
-    except Exception as exc:  # noqa: BLE001 - the query must run whatever tracing does
+    except Exception as exc:  # noqa: BLE001 - the query must run whatever telemetry does
         internal_error(exc, "db.span")
+        return execute(sql, params, many, context)  # recorded nowhere: better than not run
     start = time.perf_counter()
     error: BaseException | None = None
     try:
@@ -155,7 +190,7 @@ def _execute_wrapper(
             tally = _current.get()
             if tally is not None:
                 tally.count += 1
-                tally.statements[sql] = tally.statements.get(sql, 0) + 1
+                tally.statements[text] = tally.statements.get(text, 0) + 1
             if span is not None:
                 tracing.end_span(span, error)
         except Exception as exc:  # noqa: BLE001
