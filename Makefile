@@ -4,20 +4,26 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+CONSTRAINTS := constraints/test.txt
+# Cells of the test matrix (constraints/matrix.toml) that run at once; CELLS=a,b picks some.
+MATRIX_JOBS ?= 2
 
-.PHONY: help install system-deps test lint typecheck pytest compat demo bench soak docs clean
+.PHONY: help install system-deps test lint typecheck pytest matrix matrix-upstream constraints demo bench soak docs clean
 
 help:
 	@echo "make demo   - run the sample fleet with real Prometheus and Alertmanager, under load"
-	@echo "make test   - install everything needed, then lint, type-check and run the whole suite"
+	@echo "make test   - install everything needed, then lint, type-check and run the test matrix"
+	@echo "              (every supported Django and Python pair; see docs/compatibility.md)"
 	@echo "make bench  - measure per-request overhead against the stack this replaces"
 	@echo "make soak   - run the fleet under steady load and check for resource growth"
 	@echo "make docs   - regenerate the generated documentation and assets"
 
-$(INSTALLED): pyproject.toml
+# The main virtualenv is the matrix cell that also runs lint and the type check; it is built from
+# the same constraints as every other cell, with the Django release that cell names.
+$(INSTALLED): pyproject.toml $(CONSTRAINTS) constraints/matrix.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
-	$(BIN)/python -m pip install -q -e ".[dev,bench]"
+	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) -e ".[dev,bench]" "$$($(PYTHON) scripts/matrix.py requirement main)"
 	touch $@
 
 install: $(INSTALLED)
@@ -35,19 +41,23 @@ typecheck: $(INSTALLED)
 pytest: $(INSTALLED) system-deps
 	$(BIN)/pytest
 
-# The oldest supported Django (4.2 LTS) runs the in-process suite too; the newest release that
-# supports this Python is the one installed in the virtualenv.
-COMPAT := .compat/django42
-$(COMPAT)/.installed: $(INSTALLED)
-	rm -rf $(COMPAT)
-	$(BIN)/python -m pip install -q --no-deps --target $(COMPAT) "Django>=4.2,<5.0"
-	touch $@
+# Every cell of constraints/matrix.toml, MATRIX_JOBS at a time, each in its own virtualenv under
+# .matrix/ (the main one is .venv): the in-process suite everywhere, the whole suite in .venv, the
+# gunicorn, Celery and Prometheus suites and the installed wheel on the newest Django and Python.
+# Interpreters come from pyenv; PYTHON312=/path/to/python3.12 (and so on) overrides.
+matrix: $(INSTALLED) system-deps
+	$(PYTHON) scripts/matrix.py run --jobs $(MATRIX_JOBS)
 
-compat: $(COMPAT)/.installed
-	PYTHONPATH=$(COMPAT) $(BIN)/python -c 'import django, sys; sys.exit(django.VERSION[:2] != (4, 2))'
-	PYTHONPATH=$(COMPAT) $(BIN)/pytest -q -p no:cacheprovider -m "not integration" tests/unit tests/metrics
+# The same against the newest releases of Django, OpenTelemetry, prometheus_client, structlog
+# and the Elasticsearch client (the weekly upstream workflow).
+matrix-upstream: $(INSTALLED) system-deps
+	$(PYTHON) scripts/matrix.py run --jobs $(MATRIX_JOBS) --upstream
 
-test: install system-deps lint typecheck pytest compat
+# Rewrites constraints/test.txt from the main virtualenv; UPGRADE=1 upgrades everything first.
+constraints: $(INSTALLED)
+	$(PYTHON) scripts/matrix.py freeze $(if $(UPGRADE),--upgrade)
+
+test: install system-deps lint typecheck matrix
 
 demo: $(INSTALLED) system-deps
 	$(BIN)/fleetobs demo
@@ -65,4 +75,4 @@ docs: $(INSTALLED)
 	$(BIN)/python deploy/kubernetes/sync_generated.py
 
 clean:
-	rm -rf .demo .bench .compat build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .demo .bench .matrix build *.egg-info .pytest_cache .mypy_cache .ruff_cache
