@@ -67,6 +67,14 @@ DEFAULT_REDACT_KEYS = (
     "credential",
     "jwt",
     "bearer",
+    "passphrase",
+    "privatekey",
+    "phpsessid",
+    "connect.sid",
+    "sig",
+    "cvv",
+    "cvc",
+    "card_number",
 )
 DEFAULT_ALLOWED_NETWORKS = (
     "127.0.0.0/8",

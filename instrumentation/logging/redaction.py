@@ -3,19 +3,32 @@
 Three concerns, applied in this order by the log pipeline (and reusable by the tracing package
 for span attributes):
 
-1. **Secrets.** A key (mapping key, header name, query parameter, form field) is *sensitive* when
-   one of its words is one of ``redact_keys`` (``password``, ``token``, ``session``, ...), or it
-   ends with one (``csrfmiddlewaretoken``). Sensitive values become :data:`REDACTED`. Free text
-   (messages, exception messages) is scanned for ``key=value`` / ``key: value`` pairs with a
-   sensitive key and for ``Bearer``/``Basic`` credentials. The ``Authorization``, ``Cookie`` and
-   ``Set-Cookie`` headers are always masked whatever ``redact_keys`` says.
-2. **Personal data** (optional, ``PII_MASKING``): e-mail addresses in text are replaced by a
+1. **Secrets, structure first.** A key (mapping key, header name, query parameter, form field,
+   the first item of a ``(key, value)`` pair) is *sensitive* when one of its words is one of
+   ``redact_keys`` (``password``, ``token``, ``session``, ...), possibly numbered or plural at
+   the end (``password1``, ``new_password2``, ``api_keys``), or when it ends with one
+   (``csrfmiddlewaretoken``). Sensitive values become :data:`REDACTED` whatever their type.
+   Django's ``QueryDict``/``MultiValueDict`` keep all their values (``lists()``).
+2. **Secrets, text second.** Free text (messages, exception messages, stack traces, strings at
+   any depth) is scanned by :class:`_TextScanner` for a sensitive key followed by ``=``, ``:``,
+   ``=>`` or ``%3D`` (and ``--key value`` command-line options); the value after it is masked
+   *to its real end*: a quoted string to its closing quote (escaped quotes, ``\\"`` inside
+   JSON-in-JSON, newlines and PEM bodies of any length included), a bracketed value (``['x']``,
+   ``{...}``, ``(...)``) to its matching bracket, otherwise up to the next delimiter. Then
+   values that need no key: ``Bearer``/``Basic`` credentials, ``user:password@`` (and a bare
+   token as user) in ``scheme://`` URLs, PEM private keys, JWTs, GitHub, GitLab, Slack, Stripe
+   and Google API tokens, AWS access key ids, and card numbers (a known issuer prefix and a
+   valid Luhn check digit). Every step is a regular expression without nested quantifiers or
+   a forward-only scan: linear time on any input.
+3. **Personal data** (optional, ``PII_MASKING``): e-mail addresses in text are replaced by a
    short hash of the address, IP addresses are truncated (IPv4 to /24, IPv6 to /48).
-3. **Hygiene.** Control characters (C0, DEL, C1, which include ANSI escapes and newlines) in
-   values are escaped as ``\\xNN`` / ``\\n`` so one event stays one line in any viewer, and
-   values longer than ``max_value_length`` are cut with a :data:`TRUNCATED` marker. Multi-line
-   text fields (message, error message, stack trace) keep their newlines and tabs: JSON encodes
-   them, so the line stays one line.
+4. **Hygiene.** Control characters (C0, DEL, C1, which include ANSI escapes and newlines), the
+   line and paragraph separators and the invisible format characters (Unicode category Cf:
+   bidi overrides such as U+202E, zero-width spaces, the byte order mark, tags) are escaped as
+   ``\\xNN`` / ``\\uNNNN`` / ``\\n`` as Django escapes the arguments of its request log lines,
+   so one event stays one line that reads the same in any viewer, and values longer than
+   ``max_value_length`` are cut with a :data:`TRUNCATED` marker. Multi-line text fields
+   (message, error message, stack trace) keep their newlines and tabs: JSON encodes them.
 
 A :class:`Redactor` is built once from the settings (regular expressions compiled once, key
 decisions cached); :func:`get_redactor` returns the one for the current settings and
@@ -52,21 +65,67 @@ REDACTED = "[REDACTED]"
 TRUNCATED = "...[truncated {} chars]"
 ALWAYS_REDACTED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 
-# C0 controls, DEL, C1 controls (ESC starts ANSI sequences; U+0085 is a newline to some tools)
-# and the Unicode line and paragraph separators (newlines to others, Python's splitlines too).
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Invisible format characters (Unicode category Cf, as of Unicode 15): bidi embeddings,
+# overrides and isolates (U+202A-202E, U+2066-2069) reorder what a reader sees, zero-width
+# characters hide text, tags (U+E0000 block) carry invisible ASCII. A test keeps this in step
+# with ``unicodedata``.
+FORMAT_CHARACTERS = (
+    "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f"
+)
+# C0 controls, DEL, C1 controls (ESC starts ANSI sequences; U+0085 is a newline to some tools),
+# the Unicode line and paragraph separators (newlines to others, Python's splitlines too) and
+# the format characters.
+_CONTROL = re.compile(rf"[\x00-\x1f\x7f-\x9f\u2028\u2029{FORMAT_CHARACTERS}]")
 # The same without newline and tab, for multi-line text fields.
-_CONTROL_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_TEXT = re.compile(rf"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029{FORMAT_CHARACTERS}]")
 _NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _KEY_SEPARATORS = re.compile(r"[^a-z0-9]+")
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+")
 _IPV4 = re.compile(r"(?<![\d.])(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 _SCHEMES = ("bearer", "basic", "token", "digest")
-_CREDENTIAL_SCHEME = re.compile(r"(?i)\b(" + "|".join(_SCHEMES) + r")(\s+)[A-Za-z0-9\-._~+/=:]{4,}")
-# scheme://user:password@host in free text (a DSN in an exception message, a URL in a log call).
-_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]{0,31}://[^\s/:@]{0,256}:)[^\s/@]{1,512}+@")
+_CREDENTIAL_SCHEME = re.compile(r"(?i)\b(" + "|".join(_SCHEMES) + r")(\s+)[A-Za-z0-9\-._~+/=:]{4,}+")
 _URL_MARK = "://"
+# The start of a URL with an authority; the URL itself runs to whitespace, a quote or <>.
+_URL_START = re.compile(r"(?i)(?<![a-z0-9+.-])[a-z][a-z0-9+.-]{0,31}://")
+_URL_END = re.compile(r"""[\s"'<>`]""")
+# A user name that is itself a credential (``https://ghp_...@github.com/``).
+_TOKEN_USER = re.compile(r"[A-Za-z0-9_.~%+-]{16,}|(?:gh[pousr]_|github_pat_|glpat-|xox[abprs]-|[sr]k_).*")
+# Credentials recognisable without a key. Case-sensitive, each a literal prefix and one
+# possessive run: linear time.
+_TOKENS = re.compile(
+    r"""(?x)(?<![A-Za-z0-9_-])(?:
+      eyJ[A-Za-z0-9_-]{8,}+\.eyJ[A-Za-z0-9_-]{8,}+\.[A-Za-z0-9_-]*+   # JSON Web Token
+    | gh[pousr]_[A-Za-z0-9]{20,}+ | github_pat_[A-Za-z0-9_]{20,}+     # GitHub
+    | glpat-[A-Za-z0-9_-]{20,}+                                       # GitLab
+    | xox[abprs]-[A-Za-z0-9-]{10,}+                                   # Slack
+    | (?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,}+ | whsec_[A-Za-z0-9]{20,}+  # Stripe
+    | AIza[A-Za-z0-9_-]{35}                                           # Google API key
+    | (?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Za-z0-9])              # AWS access key id
+    )"""
+)
+_TOKEN_TRIGGERS = (
+    "eyj", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "xox",
+    "sk_live_", "sk_test_", "rk_live_", "rk_test_", "whsec_", "aiza",
+    "akia", "asia", "abia", "acca",
+)  # fmt: skip
+# A PEM private key block, keyed or not; its body runs to the END line (or the end of text).
+_PEM_BEGIN = re.compile(r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----")
+_PEM_TRIGGER = "-----begin"
+# 13 to 19 digits, optionally grouped by spaces or dashes, starting like an issuer's number:
+# then the Luhn check decides (see _mask_card).
+_CARD = re.compile(r"(?<![\w.])[2-6]\d(?:[ -]?\d){11,17}(?![\w])")
+_CARD_TRIGGER = r"\d{4}[ -]?\d{4}[ -]?\d{2}"
+# A sensitive key followed by its separator, the value parsed by _TextScanner. Values of a
+# ``(key, value)`` tuple repr follow a comma when the key is quoted after ``(``.
+_VALUE_QUOTE = re.compile(r"""(\\*)(["'])""")
+_UNQUOTED_VALUE = re.compile(
+    r"""(?i)(?:(?:bearer|basic|token|digest)\s++)?(?:(?!%26|%2c)[^\s&,;"'}\])<>])++"""
+)
+_BRACKETS = {"[": "]", "(": ")", "{": "}"}
+_BRACKET_TOKEN = re.compile(r"""[\[\](){}]|(\\*)(["'])""")
 _KEY_CACHE_LIMIT = 4096
 #: Items of a list, or keys of a mapping, a log value keeps (a huge structure would make a line
 #: of megabytes); the rest is counted in a marker.
@@ -81,7 +140,11 @@ SCAN_FACTOR = 4
 def _escape_char(match: re.Match[str]) -> str:
     char = match.group()
     code = ord(char)
-    return _NAMED_ESCAPES.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+    if char in _NAMED_ESCAPES:
+        return _NAMED_ESCAPES[char]
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def escape_control(value: str, *, multiline: bool = False) -> str:
@@ -123,30 +186,23 @@ class Redactor:
         max_value_length: int = 2048,
     ) -> None:
         words = sorted({self._normalise(k) for k in redact_keys if k.strip()}, key=len, reverse=True)
+        words = [w for w in words if w]
         self.redact_keys = tuple(words)
         self.pii_masking = pii_masking
         self.max_value_length = max_value_length
         self._key_cache: dict[str, bool] = {}
         if words:
             alternatives = "|".join(re.escape(w) for w in words)
+            # A word that ends a word of the key, possibly numbered (``password2``); a plural only
+            # at the end of the key (``api_keys``, but ``tokens_used`` is a count).
             self._key_pattern: re.Pattern[str] | None = re.compile(
-                rf"(?:^|_)(?:{alternatives})(?:_|$)|(?:{alternatives})$"
+                rf"(?:{alternatives})\d*(?:_|$)|(?:{alternatives})(?:s|es)\d*$"
             )
-            # key=value, key: value, "key": "value" inside free text. Linear time whatever the
-            # text: a key starts only where a run of key characters starts, and the atomic group
-            # and possessive quantifiers never retry a run that is not followed by a separator.
-            text_alternatives = "|".join(re.escape(w).replace("_", "[-_ ]?") for w in words)
+            # A run of key characters containing a sensitive word, starting where the run starts
+            # (so a run is tried once), the atomic group and possessive quantifier never retry it.
+            text_alternatives = "|".join(re.escape(w).replace("_", "[-_. ]?") for w in words)
             self._text_pattern: re.Pattern[str] | None = re.compile(
-                rf"""(?ix)
-                (?<![\w.-])
-                (?P<key>(?>[\w.-]*?(?:{text_alternatives}))[\w.-]*+) # a sensitive key (dotted too)
-                (?P<sep>["']?\s*+(?:[=:]|%3[dD])\s*+["']?)          # = : or %3D, possibly quoted
-                (?P<value>
-                  (?<=["'])[^"'\r\n]{{1,512}}+(?=["'])              # a quoted value, spaces and all
-                | (?:(?:bearer|basic|token|digest)\s++)?             # or an optional credential scheme
-                  (?:(?!%26|%2[cC])[^\s&,;"'}})\]])++                # and the value up to a delimiter
-                )
-                """
+                rf"(?i)(?<![\w.-])(?P<key>(?>[\w.-]*?(?:{text_alternatives}))[\w.-]*+)"
             )
         else:
             self._key_pattern = None
@@ -157,9 +213,9 @@ class Redactor:
         self._prefilter = tuple(sorted(heads))
         # Most values hold none of them: one scan for all (a word containing another is found
         # by the shorter one) tells so.
-        triggers = heads | set(_SCHEMES) | {_URL_MARK}
+        triggers = heads | set(_SCHEMES) | set(_TOKEN_TRIGGERS) | {_URL_MARK, _PEM_TRIGGER}
         triggers = {t for t in triggers if not any(o != t and o in t for o in triggers)}
-        self._suspect = re.compile("|".join(re.escape(t) for t in sorted(triggers)))
+        self._suspect = re.compile("|".join([*(re.escape(t) for t in sorted(triggers)), _CARD_TRIGGER]))
 
     @staticmethod
     def _normalise(key: str) -> str:
@@ -202,8 +258,9 @@ class Redactor:
             if self.is_sensitive_key(unquote_plus(key)):
                 parts[index] = f"{key}={REDACTED}"
                 changed = True
-            elif "%3d" in value.lower() or "=" in value:
-                # A URL or query inside a value (``?next=/account/%3Fpassword%3D...``).
+            elif "=" in value or "@" in value or "%3d" in value.lower() or "%40" in value.lower():
+                # A URL or query inside a value (``?next=/account/%3Fpassword%3D...``,
+                # ``?next=https://user:pw@host/``).
                 nested = self._redact_nested(value, _depth)
                 if nested is not None:
                     parts[index] = f"{key}={nested}"
@@ -228,7 +285,7 @@ class Redactor:
         """Mask credentials in ``user:password@`` and sensitive query parameters of a URL."""
         head, sep, query = url.partition("?")
         if "@" in head:
-            head = re.sub(r"(//[^/:@]*:)[^/@]*@", rf"\g<1>{REDACTED}@", head)
+            head = _mask_userinfo(head)
         return head + sep + self.redact_query(query) if sep else head
 
     def redact_headers(self, headers: Mapping[str, Any]) -> dict[str, Any]:
@@ -238,7 +295,10 @@ class Redactor:
     def redact_mapping(self, data: Mapping[str, Any], *, _depth: int = 0) -> dict[str, Any]:
         """A copy of ``data`` with sensitive keys masked, recursively (depth- and size-limited)."""
         result: dict[str, Any] = {}
-        for index, (key, value) in enumerate(data.items()):
+        # Django's QueryDict/MultiValueDict: items() shows one value per key, lists() all.
+        lists = getattr(data, "lists", None)
+        items = lists() if callable(lists) else data.items()
+        for index, (key, value) in enumerate(items):
             if index >= MAX_ITEMS:
                 result["..."] = f"[{len(data) - MAX_ITEMS} more keys]"
                 break
@@ -256,13 +316,22 @@ class Redactor:
         free-text redaction too; lists and mappings keep their first ``MAX_ITEMS`` entries."""
         if isinstance(value, str):
             return self.redact_and_clean(value)
-        if value is None or isinstance(value, bool | int | float):
+        if value is None or isinstance(value, bool | float):
             return value
+        if isinstance(value, int):
+            return REDACTED if 10**12 <= abs(value) < 10**19 and _is_card(str(abs(value))) else value
         if _depth > 8:
             return self.redact_and_clean(safe_str(value, repr))
         if isinstance(value, Mapping):
             return self.redact_mapping(value, _depth=_depth)
         if isinstance(value, list | tuple | set | frozenset):
+            if (
+                len(value) == 2
+                and isinstance(value, list | tuple)
+                and isinstance(value[0], str)
+                and self.is_sensitive_key(value[0])
+            ):
+                return [self.redact_and_clean(value[0]), REDACTED]  # a (key, value) pair
             items = [
                 self.redact_value(item, _depth=_depth + 1)
                 for item in (value if isinstance(value, list | tuple) else list(value))[:MAX_ITEMS]
@@ -278,23 +347,58 @@ class Redactor:
 
     # --- text ---------------------------------------------------------------------------------
     def redact_text(self, text: str) -> str:
-        """Mask ``key=value`` secrets and credentials in free text (and PII when enabled)."""
+        """Mask secrets in free text (and PII when enabled); see the module docstring."""
         lower = text.lower()
         if self._suspect.search(lower) is not None:
+            if _PEM_TRIGGER in lower:
+                text = _mask_pem(text)
             if self._text_pattern is not None and any(word in lower for word in self._prefilter):
-                text = self._text_pattern.sub(self._mask_pair, text)
+                text = self._mask_pairs(text)
             if any(scheme in lower for scheme in _SCHEMES):
                 text = _CREDENTIAL_SCHEME.sub(rf"\g<1>\g<2>{REDACTED}", text)
             if _URL_MARK in lower and "@" in text:
-                text = _URL_USERINFO.sub(rf"\g<1>{REDACTED}@", text)
+                text = _mask_userinfo(text)
+            if any(trigger in lower for trigger in _TOKEN_TRIGGERS):
+                text = _TOKENS.sub(REDACTED, text)
+            text = _CARD.sub(_mask_card, text)
         if self.pii_masking:
             text = self.mask_pii(text)
         return text
 
-    def _mask_pair(self, match: re.Match[str]) -> str:
-        if match.group("value").startswith(REDACTED[:-1]) or not self.is_sensitive_key(match.group("key")):
-            return match.group()
-        return f"{match.group('key')}{match.group('sep')}{REDACTED}"
+    def _mask_pairs(self, text: str) -> str:
+        """Mask the value after every sensitive ``key=``/``key:`` in ``text``, to its real end."""
+        if self._text_pattern is None:
+            return text
+        search = self._text_pattern.search
+        pieces: list[str] = []
+        copied = pos = 0
+        while (match := search(text, pos)) is not None:
+            pos = match.end()
+            separator = _SEPARATOR.match(text, pos)
+            if separator is None:
+                continue
+            key = match.group("key")
+            if separator.group("space") is not None and not key.startswith("-"):
+                continue  # ``--password value`` only: "token expired" is prose
+            if separator.group("comma") is not None and not _in_pair(text, match.start(), separator):
+                continue
+            if not self.is_sensitive_key(key):
+                continue
+            start = separator.end()
+            span = _value_span(text, start)
+            if span is None:
+                pos = start
+                continue
+            mask_from, mask_to, end = span
+            if text[mask_from:mask_to] != REDACTED:
+                pieces.append(text[copied:mask_from])
+                pieces.append(REDACTED)
+                copied = mask_to
+            pos = max(end, pos + 1)
+        if not pieces:
+            return text
+        pieces.append(text[copied:])
+        return "".join(pieces)
 
     def mask_pii(self, text: str) -> str:
         """Replace e-mail addresses by a hash and truncate IPv4 addresses in free text."""
@@ -341,6 +445,153 @@ class Redactor:
             return self.clean(self.redact_text(value), multiline=multiline, limit=limit)
         text = escape_control(self.redact_text(value[:scanned]), multiline=multiline)
         return text[:limit] + TRUNCATED.format(len(text) - limit + len(value) - scanned)
+
+
+# After a key: its closing quote (``"key": ``, ``\"key\": ``), then ``=``, ``:``, ``=>`` or an
+# encoded ``=``; or a comma (``('password', 'x')``); or blanks (``--password x``).
+_SEPARATOR = re.compile(
+    r"""(?P<close>\\*["'])?[ \t]*+(?:(?:=>|[=:]|%3[dD])\s*+|(?P<comma>,)[ \t]*+|(?P<space>(?<=[ \t])))"""
+)
+_QUOTE_RUNS = {'"': re.compile(r'(\\*)"'), "'": re.compile(r"(\\*)'")}
+_PEM_END = re.compile(r"-----END[A-Z0-9 ]{0,40}-----")
+
+
+def _in_pair(text: str, key_start: int, separator: re.Match[str]) -> bool:
+    """True for ``('key', value)``: a quoted key right after an opening parenthesis."""
+    quote = separator.group("close")
+    return bool(quote) and key_start >= 2 and text[key_start - 1] == quote[-1] and text[key_start - 2] == "("
+
+
+def _quote_end(text: str, pos: int, quote: str, escapes: int) -> tuple[int, int]:
+    """(where the content ends, where the closing quote ends) of a string opened before ``pos``
+    by ``quote`` after ``escapes`` backslashes: ``"`` in plain text, ``\\"`` in JSON inside a
+    JSON string, and so on. Its closing quote has the same number of backslashes modulo
+    ``2 x escapes + 2`` (an escaped quote inside it has more); no closing quote: the end."""
+    modulus = 2 * escapes + 2
+    for match in _QUOTE_RUNS[quote].finditer(text, pos):
+        if len(match.group(1)) % modulus == escapes:
+            return match.end() - 1 - escapes, match.end()
+    return len(text), len(text)
+
+
+def _bracket_end(text: str, start: int) -> int:
+    """Where the bracketed value opened at ``start`` ends (nesting and quoted strings followed);
+    unbalanced: the end of the text."""
+    expected = [_BRACKETS[text[start]]]
+    pos = start + 1
+    search = _BRACKET_TOKEN.search
+    while expected:
+        match = search(text, pos)
+        if match is None:
+            return len(text)
+        pos = match.end()
+        quote = match.group(2)
+        if quote is not None:
+            if len(match.group(1)) % 2 == 0:
+                pos = _quote_end(text, pos, quote, 0)[1]
+            continue
+        token = match.group()
+        if token in _BRACKETS:
+            expected.append(_BRACKETS[token])
+        elif token == expected[-1]:
+            expected.pop()
+    return pos
+
+
+def _value_span(text: str, start: int) -> tuple[int, int, int] | None:
+    """(mask from, mask to, value end) of the value starting at ``start``; None when empty."""
+    if start >= len(text):
+        return None
+    char = text[start]
+    if char in "\\\"'":
+        opening = _VALUE_QUOTE.match(text, start)
+        if opening is not None:
+            content = opening.end()
+            content_end, end = _quote_end(text, content, opening.group(2), len(opening.group(1)))
+            return (content, content_end, end) if content_end > content else None
+    if char in _BRACKETS:
+        end = _bracket_end(text, start)
+        return start, end, end
+    if text.startswith("-----BEGIN", start):
+        found = _PEM_END.search(text, start)
+        end = found.end() if found is not None else len(text)
+        return start, end, end
+    value = _UNQUOTED_VALUE.match(text, start)
+    if value is None:
+        return None
+    return start, value.end(), value.end()
+
+
+def _mask_pem(text: str) -> str:
+    """Mask the body of every PEM private key block (to its END line, or the end of the text)."""
+    pieces: list[str] = []
+    copied = pos = 0
+    while (begin := _PEM_BEGIN.search(text, pos)) is not None:
+        end = _PEM_END.search(text, begin.end())
+        stop = end.start() if end is not None else len(text)
+        pieces.extend((text[copied : begin.end()], REDACTED))
+        copied = stop
+        pos = end.end() if end is not None else len(text)
+    if not pieces:
+        return text
+    pieces.append(text[copied:])
+    return "".join(pieces)
+
+
+def _mask_userinfo(text: str) -> str:
+    """Mask the password of ``scheme://user:password@host`` (up to the authority's last ``@``,
+    so ``@`` and ``/`` inside a password are covered) and a user name that is a token, in every
+    URL of ``text``, nested ones (``?next=https://user:pw@host/``) included."""
+    pieces: list[str] = []
+    copied = 0
+    for start in _URL_START.finditer(text):
+        authority = start.end()
+        if authority < copied:
+            continue
+        found = _URL_END.search(text, authority)
+        stop = found.start() if found is not None else len(text)
+        region = text[authority:stop]
+        cut = min((i for i in (region.find("?"), region.find("#")) if i >= 0), default=len(region))
+        at = region.rfind("@", 0, cut)
+        if at <= 0:
+            continue
+        userinfo = region[:at]
+        user, colon, password = userinfo.partition(":")
+        if colon:
+            if not password or password == REDACTED:
+                continue
+            mask_from = authority + len(user) + 1
+        elif _TOKEN_USER.fullmatch(userinfo):
+            mask_from = authority
+        else:
+            continue
+        pieces.extend((text[copied:mask_from], REDACTED))
+        copied = authority + at
+    if not pieces:
+        return text
+    pieces.append(text[copied:])
+    return "".join(pieces)
+
+
+def _is_card(digits: str) -> bool:
+    """A payment card number: 13 to 19 digits, an issuer's prefix, a valid Luhn check digit."""
+    if not 13 <= len(digits) <= 19:
+        return False
+    if not (digits[0] in "3456" or "2221" <= digits[:4] <= "2720"):
+        return False
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        digit = ord(char) - 48
+        if index % 2:
+            digit = digit * 2 - 9 if digit > 4 else digit * 2
+        total += digit
+    return total % 10 == 0
+
+
+def _mask_card(match: re.Match[str]) -> str:
+    number = match.group()
+    digits = number.replace(" ", "").replace("-", "")
+    return REDACTED if _is_card(digits) else number
 
 
 def _hash_email(match: re.Match[str]) -> str:

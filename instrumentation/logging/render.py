@@ -7,14 +7,23 @@ the line, so the output is always exactly one valid JSON object per line.
 
 The console format is for local development only: ``time level logger: message key=value``,
 with control characters already escaped by the pipeline.
+
+Both formats end with one last net: a character that reorders, hides or breaks text for a
+reader (an invisible format character such as the bidi override U+202E, a C1 control, the
+line and paragraph separators) still present in the line, in a field that did not go through
+the pipeline's escaping, is written as the text ``\\u202e`` as Django writes them in its own
+request log lines. Lines that are pure ASCII (almost all) are not scanned.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
 import orjson
+
+from instrumentation.logging.redaction import FORMAT_CHARACTERS
 
 __all__ = ["format_timestamp", "render_console", "render_json", "reset"]
 
@@ -55,12 +64,43 @@ def _default(value: Any) -> str:
     return str(value)
 
 
+# What orjson writes raw (it escapes only C0 controls, the quote and the backslash).
+_INVISIBLE = re.compile(f"[\\x80-\\x9f\\u2028\\u2029{FORMAT_CHARACTERS}]")
+
+
+def _escape(match: re.Match[str], backslash: str) -> str:
+    code = ord(match.group())
+    if code < 0x100:
+        return f"{backslash}x{code:02x}"
+    return f"{backslash}u{code:04x}" if code < 0x10000 else f"{backslash}U{code:08x}"
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    return _escape(match, "\\\\")  # a backslash, escaped for JSON
+
+
+def _text_escape(match: re.Match[str]) -> str:
+    return _escape(match, "\\")
+
+
+def _escape_invisible(data: bytes) -> bytes:
+    """Escape invisible and line-breaking characters in a rendered JSON line (inside strings:
+    orjson writes them nowhere else)."""
+    if data.isascii():
+        return data
+    text = data.decode("utf-8")
+    if _INVISIBLE.search(text) is None:
+        return data
+    return _INVISIBLE.sub(_json_escape, text).encode("utf-8")
+
+
 def render_json(event: dict[str, Any]) -> bytes:
     """One JSON object followed by a newline."""
     try:
-        return orjson.dumps(event, default=_default, option=_JSON_OPTIONS)
+        data = orjson.dumps(event, default=_default, option=_JSON_OPTIONS)
     except (TypeError, orjson.JSONEncodeError):
-        return orjson.dumps(_repair(event), option=_JSON_OPTIONS)
+        data = orjson.dumps(_repair(event), option=_JSON_OPTIONS)
+    return _escape_invisible(data)
 
 
 def _flatten(prefix: str, value: Any, out: list[tuple[str, Any]]) -> None:
@@ -100,6 +140,8 @@ def render_console(event: dict[str, Any]) -> bytes:
     stack = flat.get("error.stack_trace")
     if stack:
         line = f"{line}\n{stack}"
+    if not line.isascii():
+        line = _INVISIBLE.sub(_text_escape, line)
     return (line + "\n").encode("utf-8", "backslashreplace")
 
 

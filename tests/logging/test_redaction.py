@@ -389,3 +389,182 @@ def test_application_spans_get_the_same_exception_redaction() -> None:
     assert "K-SECRET-1" not in exported
     assert "DSN-SECRET" not in exported
     assert len(str((event.attributes or {})["exception.message"])) <= 4096
+
+
+# --- the shapes Django and its ecosystem really print -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "password1",
+        "password2",
+        "new_password1",
+        "new_password2",
+        "old_password",
+        "passwords",
+        "tokens",
+        "secrets",
+        "credentials",
+        "api_keys",
+        "cookies",
+        "secret_2",
+        "privatekey",
+        "PHPSESSID",
+        "connect.sid",
+        "sig",
+        "X-Amz-Signature",
+        "X-Amz-Credential",
+        "X-Amz-Security-Token",
+        "AWSAccessKeyId",
+        "aws_secret_access_key",
+        "cvv",
+    ],
+)
+def test_django_and_common_framework_field_names_are_sensitive(key: str) -> None:
+    assert FULL.is_sensitive_key(key)
+    assert "s3cr3tValue42" not in FULL.redact_text(f"form {key}=s3cr3tValue42 posted")
+
+
+@pytest.mark.parametrize("key", ["tokens_used", "author", "design", "signed_up", "page_count", "sessions_total"])
+def test_words_that_only_look_sensitive_are_kept(key: str) -> None:
+    assert not FULL.is_sensitive_key(key)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "login attempt <QueryDict: {'username': ['bob'], 'password': ['hunter2']}>",
+            f"login attempt <QueryDict: {{'username': ['bob'], 'password': {REDACTED}}}>",
+        ),
+        ("{'password': ['hunter2', 'again']}", f"{{'password': {REDACTED}}}"),
+        ('{"password": "hun\\"ter2", "n": 1}', f'{{"password": "{REDACTED}", "n": 1}}'),
+        (
+            '{\\"password\\": \\"hun\\\\\\"ter2\\", \\"n\\": 1}',
+            f'{{\\"password\\": \\"{REDACTED}\\", \\"n\\": 1}}',
+        ),
+        ("postgres://user:hun@ter2@db/x", f"postgres://user:{REDACTED}@db/x"),
+        ("amqp://guest:pa/ss@host//", f"amqp://guest:{REDACTED}@host//"),
+        ("clone https://ghp_xxx@github.com/org/repo.git", f"clone https://{REDACTED}@github.com/org/repo.git"),
+        ("GET /login/?next=https://user:pw@host/ 302", f"GET /login/?next=https://user:{REDACTED}@host/ 302"),
+        ("redis://:s3cret@cache:6379/0", f"redis://:{REDACTED}@cache:6379/0"),
+        ("[('password', 'x'), ('user', 'bob')]", f"[('password', '{REDACTED}'), ('user', 'bob')]"),
+        ("run --password hunter2 --user bob", f"run --password {REDACTED} --user bob"),
+        ("errors={'new_password2': ['too common']}", f"errors={{'new_password2': {REDACTED}}}"),
+        ("Set-Cookie: sessionid=abc; Path=/", f"Set-Cookie: {REDACTED}; Path=/"),
+        ("Cookie: PHPSESSID=abc; connect.sid=s%3Axyz", f"Cookie: {REDACTED}; connect.sid={REDACTED}"),
+        ("password=", "password="),
+        ('password=""', 'password=""'),
+    ],
+)
+def test_values_are_masked_to_their_real_end(text: str, expected: str) -> None:
+    assert FULL.redact_text(text) == expected
+
+
+def test_a_service_account_private_key_is_masked_whole() -> None:
+    body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC" * 60  # a 2 KB key body, far past any fixed limit
+    pem = "-----BEGIN PRIVATE KEY-----\\n" + "\\n".join([body[:64]] * 30) + "\\n-----END PRIVATE KEY-----\\n"
+    document = json.dumps({"type": "service_account", "private_key": pem.replace("\\n", "\n")})
+    redacted = FULL.redact_text(document)
+    assert "MIIEvQ" not in redacted
+    assert json.loads(redacted)["private_key"] == REDACTED
+    # Without a key, on several lines, as a library prints it.
+    loose = "loaded key:\n-----BEGIN RSA PRIVATE KEY-----\n" + body + "\n-----END RSA PRIVATE KEY-----\ndone"
+    assert "MIIEvQ" not in FULL.redact_text(loose)
+    assert FULL.redact_text(loose).endswith("-----END RSA PRIVATE KEY-----\ndone")
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4ifQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+        "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8",
+        "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ",
+        "sk_live_" + "51HqLyjWDarjtT1zdp7dc",
+        "rk_live_" + "51HqLyjWDarjtT1zdp7dc",
+        "AKIAIOSFODNN7EXAMPLE",
+        "4111 1111 1111 1111",
+        "5500-0000-0000-0004",
+        "378282246310005",
+    ],
+)
+def test_credentials_recognisable_without_a_key(secret: str) -> None:
+    redacted = FULL.redact_text(f"upstream rejected {secret}, retrying")
+    assert secret not in redacted
+    assert redacted == f"upstream rejected {REDACTED}, retrying"
+
+
+@pytest.mark.parametrize("number", ["4111 1111 1111 1112", "1700000000123", "2024-01-01 12:00:00", "20240101120000123"])
+def test_numbers_that_are_not_cards_are_kept(number: str) -> None:
+    assert FULL.redact_text(f"order {number} shipped") == f"order {number} shipped"
+
+
+def test_structures_mask_by_key_and_pair() -> None:
+    from django.http import QueryDict
+    from django.utils.datastructures import MultiValueDict
+
+    post = QueryDict("username=bob&password=hunter2&password=again&next=/a/")
+    assert REDACTOR.redact_value(post) == {
+        "username": ["bob"],
+        "password": REDACTED,
+        "next": ["/a/"],
+    }
+    files = MultiValueDict({"tokens": ["t1", "t2"], "tag": ["a", "b"]})
+    assert REDACTOR.redact_value(files) == {"tokens": REDACTED, "tag": ["a", "b"]}
+    pairs = [("password", "hunter2"), ("user", "bob")]
+    assert REDACTOR.redact_value(pairs) == [["password", REDACTED], ["user", "bob"]]
+    assert REDACTOR.redact_value({"n": 4111111111111111, "m": 42}) == {"n": REDACTED, "m": 42}
+
+
+def test_query_values_holding_a_url_with_credentials() -> None:
+    redacted = REDACTOR.redact_query("next=https%3A%2F%2Fuser%3Apw-secret%40host%2F&x=1")
+    assert "pw-secret" not in redacted
+    assert redacted.endswith("&x=1")
+    redacted = REDACTOR.redact_query("next=https://user:pw-secret@host/&x=1")
+    assert "pw-secret" not in redacted
+
+
+def test_url_fields_mask_at_signs_in_passwords() -> None:
+    assert REDACTOR.redact_url("postgres://u:p@ss@db/x?sslmode=require") == (
+        f"postgres://u:{REDACTED}@db/x?sslmode=require"
+    )
+    url = "https://bucket.s3.amazonaws.com/k?X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20260101&X-Amz-Signature=abcdef0123"
+    redacted = REDACTOR.redact_url(url)
+    assert "abcdef0123" not in redacted
+    assert "AKIAIOSFODNN7EXAMPLE" not in redacted
+
+
+@pytest.mark.parametrize(
+    "char", ["\u202e", "\u202a", "\u200b", "\u200d", "\u2066", "\u2069", "\ufeff", "\u00ad", "\U000e0041"]
+)
+def test_invisible_format_characters_are_escaped(char: str) -> None:
+    escaped = escape_control(f"admin{char}txt.exe")
+    assert char not in escaped
+    assert escaped == "admin" + char.encode("unicode_escape").decode("ascii") + "txt.exe"
+    assert char not in escape_control(f"a{char}b\nc", multiline=True)
+    # A field that skipped the pipeline's escaping is caught when the line is rendered.
+    line = render_json({"log": {"logger": f"app{char}"}, "message": "ok"})
+    assert char.encode() not in line
+    assert json.loads(line)["log"]["logger"] == "app" + char.encode("unicode_escape").decode("ascii")
+
+
+def test_every_format_character_unicode_knows_is_escaped() -> None:
+    import sys
+    import unicodedata
+
+    missed = [
+        hex(code)
+        for code in range(sys.maxunicode + 1)
+        if unicodedata.category(chr(code)) == "Cf" and escape_control(chr(code)) == chr(code)
+    ]
+    assert missed == []
+
+
+def test_bidi_override_in_a_request_path_reaches_no_field_raw(logs: Captured) -> None:
+    with capture_spans():
+        Client().get("/ok/\u202egpj.exe", HTTP_USER_AGENT="agent\u2066x")
+    (access,) = logs.access()
+    assert "\u202e" not in logs.text
+    assert "\u2066" not in logs.text
+    assert access["url"]["path"] == "/ok/\\u202egpj.exe"

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import re
 import string
+import sys
+import unicodedata
 from urllib.parse import quote_plus
 
 import pytest
@@ -23,7 +25,16 @@ from instrumentation.logging.pipeline import Pipeline, pipeline_event
 from instrumentation.logging.redaction import REDACTED, Redactor, escape_control, truncate
 from instrumentation.logging.render import render_json
 
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Control characters, line and paragraph separators and invisible format characters (bidi
+# overrides, zero-width characters): everything escaping must leave out of a value.
+CONTROL = re.compile(
+    "[%s]"
+    % "".join(
+        re.escape(chr(code))
+        for code in range(sys.maxunicode + 1)
+        if unicodedata.category(chr(code)) in {"Cc", "Cf", "Zl", "Zp"}
+    )
+)
 REDACTOR = Redactor(DEFAULT_REDACT_KEYS, max_value_length=256)
 PROPERTY_SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
