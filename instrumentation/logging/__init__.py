@@ -18,6 +18,8 @@ Modules, by role:
 ``context``    request context binding and the access-log line.
 ``requestvars`` the context variable holding the request context, read by every line.
 ``ecs``        ECS field names (from the catalogue) and nesting.
+``correlation`` ``ContextFilter`` / ``ContextProcessor``: the trace, request and service fields
+               for a team's own formatter (python-json-logger, ecs-logging, plain text).
 ``redaction``  secrets, personal data, control characters, truncation (also used for spans).
 ``render``     orjson and console rendering.
 ``shipper``    optional direct shipping to Elasticsearch (bulk, background thread, bounded).
@@ -32,9 +34,12 @@ from typing import Any
 
 from instrumentation.logging import context, output, pipeline, redaction, render, requestvars
 from instrumentation.logging import shipper as _shipper
+from instrumentation.logging.correlation import ContextFilter, ContextProcessor
 from instrumentation.logging.pipeline import EcsFormatter, EcsHandler, gunicorn_logconfig
 
 __all__ = [
+    "ContextFilter",
+    "ContextProcessor",
     "EcsFormatter",
     "EcsHandler",
     "begin_request",

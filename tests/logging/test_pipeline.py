@@ -235,6 +235,8 @@ def test_capture_logs_helper() -> None:
 
 def test_public_api_is_pinned() -> None:
     assert fleet_logging.__all__ == [
+        "ContextFilter",
+        "ContextProcessor",
         "EcsFormatter",
         "EcsHandler",
         "begin_request",
