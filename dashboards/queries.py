@@ -4,11 +4,16 @@ Every expression in every dashboard goes through these helpers. Each takes a cat
 :class:`~instrumentation.catalog.Metric` (never a bare name), picks the exposition series for
 it (``_total`` for counters, ``_bucket``/``_count``/``_sum`` for histograms) and raises
 ``ValueError`` when asked to match or group by a label the metric does not declare. Besides
-the catalogue labels, every scraped series carries the standard target labels ``job`` (the
-service name), ``instance`` and ``environment``; histogram buckets also carry ``le``.
+the catalogue labels, a query may use the target labels: ``job`` (the service name) and
+``instance``, which Prometheus sets on every scraped series whatever its scrape config, and
+``environment``, which exists only where the scrape config adds it as a target label; histogram
+buckets also carry ``le``.
 
 Every selector is scoped to the dashboard's ``$job``, ``$instance`` and ``$environment``
-variables (regex matchers, so the ``All`` value ``.+`` works), range vectors inside
+variables with regex matchers, so each variable's ``All`` value is a regex: ``.+`` for the
+labels Prometheus always sets, ``.*`` for the optional ones (a matcher that matches the empty
+string also matches a series without the label, so *All* keeps working on a Prometheus that
+adds no ``environment``). Range vectors inside
 ``rate()`` use ``$__rate_interval``, and whole-range figures use ``increase(...[$__range])``,
 which is what the dashboard-linter rules ask for. Panels query raw catalogue metrics, never
 recording rules, so a dashboard depends on nothing but the instrumented service.
@@ -20,8 +25,15 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from instrumentation.catalog import METRICS, Metric
 
-#: Target labels Prometheus attaches to every scraped series.
-STANDARD_LABELS = ("job", "instance", "environment")
+#: Target labels Prometheus sets on every scraped series, whatever the scrape config.
+GUARANTEED_LABELS = ("job", "instance")
+#: Target labels present only where the scrape config adds them (our compose and Kubernetes do).
+OPTIONAL_TARGET_LABELS = ("environment",)
+#: Target labels a query may use besides the catalogue's.
+STANDARD_LABELS = (*GUARANTEED_LABELS, *OPTIONAL_TARGET_LABELS)
+#: The ``All`` value of a scope variable: any value of a label that is always there; any value or
+#: none at all for an optional one.
+ALL_VALUES = {**dict.fromkeys(GUARANTEED_LABELS, ".+"), **dict.fromkeys(OPTIONAL_TARGET_LABELS, ".*")}
 #: Variables every selector is scoped to, in this order.
 SCOPE = {"job": "$job", "instance": "$instance", "environment": "$environment"}
 RATE_INTERVAL = "$__rate_interval"

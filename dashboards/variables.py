@@ -3,9 +3,12 @@
 Each dashboard gets the same four: ``datasource`` (type datasource, Prometheus), then
 ``environment``, ``job`` (the service) and ``instance``, each narrowing the next and read
 from ``fleetobs_build_info``, which every instrumented instance exposes from start-up whether
-it has served traffic or not. They are multi-select with an ``All`` value of ``.+`` and reload
-when the time range changes, as the dashboard-linter rules require; queries match them with
-``=~``. SLO panels add two fixed-choice variables for the objectives.
+it has served traffic or not. They are multi-select and reload when the time range changes, as
+the dashboard-linter rules require; queries match them with ``=~``. ``All`` is ``.+`` for
+``job`` and ``instance``, which every scraped series has, and ``.*`` for ``environment``, which
+only a scrape config that adds the target label gives: on a Prometheus without it the variable
+lists no value, Grafana selects *All*, and ``environment=~".*"`` matches every series. SLO
+panels add fixed-choice variables for the objectives.
 """
 
 from __future__ import annotations
@@ -49,9 +52,12 @@ def datasource() -> gl.Template:
     )
 
 
-def multi_select(name: str, label: str, query: str, data_source: dict[str, str]) -> gl.Template:
-    """A query variable in the house style: multi-select, ``All`` as ``.+`` (queries match it
-    as a regex), reloaded when the time range changes, sorted."""
+def multi_select(
+    name: str, label: str, query: str, data_source: dict[str, str], *, all_value: str = ".+"
+) -> gl.Template:
+    """A query variable in the house style: multi-select, ``All`` as the regex ``all_value``
+    (queries match it with ``=~``; ``.+`` unless the label may be absent), reloaded when the time
+    range changes, sorted."""
     return gl.Template(
         name=name,
         label=label,
@@ -59,7 +65,7 @@ def multi_select(name: str, label: str, query: str, data_source: dict[str, str])
         dataSource=data_source,
         includeAll=True,
         multi=True,
-        allValue=".+",
+        allValue=all_value,
         default="$__all",
         refresh=gl.REFRESH_ON_TIME_RANGE_CHANGE,
         sort=gl.SORT_ALPHA_ASC,
@@ -67,7 +73,9 @@ def multi_select(name: str, label: str, query: str, data_source: dict[str, str])
 
 
 def _query_variable(name: str, label: str, scope: Sequence[str]) -> gl.Template:
-    return multi_select(name, label, _label_values(name, scope), PROMETHEUS_DS)
+    return multi_select(
+        name, label, _label_values(name, scope), PROMETHEUS_DS, all_value=queries.ALL_VALUES[name]
+    )
 
 
 def scope(*, instance: bool = True) -> list[gl.Template]:
