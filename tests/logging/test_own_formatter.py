@@ -253,3 +253,19 @@ def test_structlog_processor_with_ecs_logging(structlog_output: io.StringIO) -> 
     assert line["trace"] == {"id": "f" * 32}
     assert line["service"]["name"] == "tests"
     assert line["http"]["request"]["id"] == "rid-3"
+
+
+def test_structlog_processor_in_a_foreign_pre_chain_reads_django_request(
+    own_handler: Callable[..., OwnHandler],
+) -> None:
+    formatter = structlog.stdlib.ProcessorFormatter(
+        processor=structlog.processors.JSONRenderer(),
+        foreign_pre_chain=[ContextProcessor(style="flat")],
+    )
+    own = own_handler(formatter)
+    server, raw = _serve(Client(), own, "/returned/404/", 404)
+    trace_id, _ = _hex(server)
+    lines = [json.loads(line) for line in raw]
+    (django_line,) = [line for line in lines if line["event"].startswith("Not Found")]
+    assert django_line["trace_id"] == trace_id
+    assert django_line["service_name"] == "tests"
