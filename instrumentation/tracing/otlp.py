@@ -7,23 +7,34 @@ our :class:`~instrumentation.tracing.spans.FastSpan`\\s and from SDK ``ReadableS
 ten times cheaper. The message layout is opentelemetry-proto's ``trace/v1/trace.proto``::
 
     ExportTraceServiceRequest { repeated ResourceSpans resource_spans = 1; }
-    ResourceSpans { Resource resource = 1; repeated ScopeSpans scope_spans = 2; }
-    ScopeSpans    { InstrumentationScope scope = 1; repeated Span spans = 2; }
+    ResourceSpans { Resource resource = 1; repeated ScopeSpans scope_spans = 2; string schema_url = 3; }
+    Resource      { repeated KeyValue attributes = 1; }
+    ScopeSpans    { InstrumentationScope scope = 1; repeated Span spans = 2; string schema_url = 3; }
+    InstrumentationScope { string name = 1; string version = 2; repeated KeyValue attributes = 3; }
     Span { bytes trace_id = 1; bytes span_id = 2; string trace_state = 3; bytes parent_span_id = 4;
            string name = 5; SpanKind kind = 6; fixed64 start_time_unix_nano = 7;
            fixed64 end_time_unix_nano = 8; repeated KeyValue attributes = 9;
-           uint32 dropped_attributes_count = 10; repeated Event events = 11; repeated Link links = 13;
-           Status status = 15; fixed32 flags = 16; }
-    Event  { fixed64 time_unix_nano = 1; string name = 2; repeated KeyValue attributes = 3; }
+           uint32 dropped_attributes_count = 10; repeated Event events = 11;
+           uint32 dropped_events_count = 12; repeated Link links = 13;
+           uint32 dropped_links_count = 14; Status status = 15; fixed32 flags = 16; }
+    Event  { fixed64 time_unix_nano = 1; string name = 2; repeated KeyValue attributes = 3;
+             uint32 dropped_attributes_count = 4; }
     Link   { bytes trace_id = 1; bytes span_id = 2; string trace_state = 3;
-             repeated KeyValue attributes = 4; fixed32 flags = 6; }
+             repeated KeyValue attributes = 4; uint32 dropped_attributes_count = 5; fixed32 flags = 6; }
     Status { string message = 2; StatusCode code = 3; }
     KeyValue { string key = 1; AnyValue value = 2; }
-    AnyValue { oneof { string = 1; bool = 2; int64 = 3; double = 4; ArrayValue = 5; bytes = 7; } }
+    AnyValue { oneof { string = 1; bool = 2; int64 = 3; double = 4; ArrayValue = 5;
+                       KeyValueList = 6; bytes = 7; } }
+
+For SDK spans the output decodes to what the SDK's own encoder (``encode_spans`` of
+``opentelemetry-exporter-otlp-proto-common``) produces, field by field; the test suite checks it
+on generated spans. Two differences, both towards the protocol: ``flags`` also carries the
+span's W3C trace flags in its low byte, and a link's ``trace_state`` is sent.
 
 Attribute values that OTLP cannot carry (``None``, objects, ints beyond 64 bits) are skipped
-rather than failing the batch. The tests decode this output with the ``opentelemetry-proto``
-package.
+and counted as dropped rather than failing the batch. The span limits (:data:`~.spans.LIMITS`,
+from the ``OTEL_*_LIMIT`` variables) bound the attributes of our own spans here; SDK spans were
+bounded by the SDK when they were recorded.
 """
 
 from __future__ import annotations
@@ -37,7 +48,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext
 
-from instrumentation.tracing.spans import _UNSET, MAX_ATTRIBUTES, FastSpan
+from instrumentation.tracing.spans import _UNSET, LIMITS, FastSpan
 
 _pack_q = struct.Struct("<Q").pack
 _pack_d = struct.Struct("<d").pack
@@ -85,9 +96,14 @@ _T9_LD = b"\x4a"
 _T11_LD = b"\x5a"
 _T13_LD = b"\x6a"
 _T15_LD = b"\x7a"
+_T6_LD = b"\x32"
 _T2_VARINT = b"\x10"
 _T3_VARINT = b"\x18"
+_T4_VARINT = b"\x20"
+_T5_VARINT = b"\x28"
 _T6_VARINT = b"\x30"
+_T12_VARINT = b"\x60"
+_T14_VARINT = b"\x70"
 _T1_FIXED64 = b"\x09"
 _T4_FIXED64 = b"\x21"
 _T7_FIXED64 = 0x39  # as ints: packed together with the times (_pack_times)
@@ -101,6 +117,9 @@ _FALSE = b"\x10\x00"
 def _any_value(value: Any) -> bytes | None:
     kind = type(value)
     if kind is str:
+        limit = LIMITS.value_length
+        if limit is not None and len(value) > limit:
+            value = value[:limit]
         return _ld(_T1_LD, value.encode("utf-8", "replace"))
     if kind is bool:
         return _TRUE if value else _FALSE
@@ -121,6 +140,9 @@ def _any_value(value: Any) -> bytes | None:
         return _any_value(base(value))
     if isinstance(value, bytes):
         return _ld(_T7_LD, value)
+    if isinstance(value, Mapping):
+        pairs = [_key_value(_T1_LD, str(key), item) for key, item in value.items()]
+        return _ld(_T6_LD, b"".join(pair for pair in pairs if pair is not None))
     if isinstance(value, Sequence):
         items = [item for item in (_any_value(element) for element in value) if item is not None]
         return _ld(_T5_LD, b"".join(_ld(_T1_LD, item) for item in items))
@@ -143,10 +165,14 @@ def _key_value(tag: bytes, key: str, value: Any) -> bytes | None:
     return _ld(tag, _ld(_T1_LD, key.encode("utf-8", "replace")) + _ld(_T2_LD, encoded))
 
 
-def _key_values(attributes: Mapping[str, Any] | None, tag: bytes) -> tuple[bytes, int]:
-    """Encoded ``KeyValue`` fields under ``tag``, and how many were dropped."""
+def _key_values(
+    attributes: Mapping[str, Any] | None, tag: bytes, limit: int | None = None
+) -> tuple[bytes, int]:
+    """Encoded ``KeyValue`` fields under ``tag`` (at most ``limit``), and how many were dropped."""
     if not attributes:
         return b"", 0
+    if limit is None:
+        limit = LIMITS.attributes
     parts: list[bytes] = []
     dropped = 0
     cache = _kv_caches.get(tag)
@@ -167,7 +193,7 @@ def _key_values(attributes: Mapping[str, Any] | None, tag: bytes) -> tuple[bytes
                 if len(cache) >= _CACHE_LIMIT:
                     cache.clear()
                 cache[item] = (kind, field)
-        if field is None or len(parts) >= MAX_ATTRIBUTES:
+        if field is None or len(parts) >= limit:
             dropped += 1
             continue
         parts.append(field)
@@ -175,8 +201,18 @@ def _key_values(attributes: Mapping[str, Any] | None, tag: bytes) -> tuple[bytes
 
 
 def encode_attributes(attributes: Mapping[str, Any]) -> bytes:
-    """Repeated ``KeyValue`` fields numbered 1 (as in ``Resource``)."""
-    return _key_values(attributes, _T1_LD)[0]
+    """Repeated ``KeyValue`` fields numbered 1 (as in ``Resource``), unbounded."""
+    return _key_values(attributes, _T1_LD, 1 << 31)[0]
+
+
+def _count(tag: bytes, count: int) -> bytes:
+    return tag + _varint(count) if count else b""
+
+
+def clear_caches() -> None:
+    """Forget encoded fields (their bytes depend on the limits in force)."""
+    _kv_caches.clear()
+    _names.clear()
 
 
 def _status(code: int, message: str | None) -> bytes:
@@ -190,11 +226,14 @@ def _status(code: int, message: str | None) -> bytes:
     return _ld(_T15_LD, body)
 
 
-def _events(events: Iterable[tuple[str, Mapping[str, Any] | None, int]]) -> bytes:
+def _events(events: Iterable[tuple[str, Mapping[str, Any] | None, int, int]]) -> bytes:
+    """Encoded ``Event`` fields from ``(name, attributes, timestamp, dropped attributes)``."""
     parts: list[bytes] = []
-    for name, attributes, timestamp in events:
+    limit = LIMITS.event_attributes
+    for name, attributes, timestamp, dropped in events:
         body = _T1_FIXED64 + _pack_q(timestamp) + _ld(_T2_LD, name.encode("utf-8", "replace"))
-        body += _key_values(attributes, _T3_LD)[0]
+        encoded, more = _key_values(attributes, _T3_LD, limit)
+        body += encoded + _count(_T4_VARINT, dropped + more)
         parts.append(_ld(_T11_LD, body))
     return b"".join(parts)
 
@@ -208,7 +247,8 @@ def _links(links: Iterable[Any]) -> bytes:
         )
         if context.trace_state:
             body += _ld(_T3_LD, context.trace_state.to_header().encode())
-        body += _key_values(link.attributes, _T4_LD)[0]
+        encoded, more = _key_values(link.attributes, _T4_LD, LIMITS.link_attributes)
+        body += encoded + _count(_T5_VARINT, getattr(link, "dropped_attributes", 0) + more)
         body += _T6_FIXED32 + _pack_i(
             (context.trace_flags & 0xFF) | _HAS_IS_REMOTE | (_IS_REMOTE if context.is_remote else 0)
         )
@@ -245,6 +285,7 @@ def _span(
     events: bytes,
     links: bytes,
     status: bytes,
+    dropped: tuple[int, int, int] = (0, 0, 0),
 ) -> bytes:
     trace_state = context.trace_state
     parent_field = b""
@@ -252,7 +293,9 @@ def _span(
     if parent is not None:
         parent_field = _PARENT_ID_PREFIX + parent.span_id.to_bytes(8, "big")
         remote = parent.is_remote
-    attributes_bytes, dropped = _key_values(attributes, _T9_LD)
+    attributes_bytes, more = _key_values(attributes, _T9_LD)
+    dropped_attributes, dropped_events, dropped_links = dropped
+    dropped_attributes += more
     flags_key = (context.trace_flags & 0xFF, remote)
     flags = _flag_fields.get(flags_key)
     if flags is None:
@@ -270,9 +313,11 @@ def _span(
             _KINDS.get(kind) or _T6_VARINT + _varint(kind + 1),
             _pack_times(_T7_FIXED64, start, _T8_FIXED64, end),  # start/end_time_unix_nano
             attributes_bytes,
-            b"\x50" + _varint(dropped) if dropped else b"",  # dropped_attributes_count = 10
+            _count(b"\x50", dropped_attributes),  # dropped_attributes_count = 10
             events,
+            _count(_T12_VARINT, dropped_events),
             links,
+            _count(_T14_VARINT, dropped_links),
             status,
             flags,
         )
@@ -289,9 +334,10 @@ def encode_fast_span(span: FastSpan) -> bytes:
         span._start,
         span._end or span._start,
         span._attributes,
-        _events(span._events) if span._events else b"",
+        _events([(name, attrs, ts, 0) for name, attrs, ts in span._events]) if span._events else b"",
         _links(span._links) if span._links else b"",
         b"" if status is _UNSET else _status(status.status_code.value, status.description),
+        (0, span._dropped_events, span._dropped_links),
     )
 
 
@@ -300,7 +346,7 @@ def encode_readable_span(span: ReadableSpan) -> bytes:
     if context is None:
         return b""
     status = span.status
-    events = [(event.name, event.attributes, event.timestamp) for event in span.events]
+    events = [(e.name, e.attributes, e.timestamp, e.dropped_attributes) for e in span.events]
     return _span(
         span.name,
         context,
@@ -312,19 +358,28 @@ def encode_readable_span(span: ReadableSpan) -> bytes:
         _events(events),
         _links(span.links),
         _status(status.status_code.value, status.description),
+        (span.dropped_attributes, span.dropped_events, span.dropped_links),
     )
 
 
+def _schema_url(url: str | None) -> bytes:
+    return _ld(_T3_LD, url.encode("utf-8", "replace")) if url else b""
+
+
 def encode_scope(scope: InstrumentationScope) -> bytes:
-    body = _ld(_T1_LD, scope.name.encode())
+    """The ``scope`` and ``schema_url`` fields of a ``ScopeSpans``."""
+    body = _ld(_T1_LD, scope.name.encode("utf-8", "replace"))
     if scope.version:
-        body += _ld(_T2_LD, scope.version.encode())
-    return _ld(_T1_LD, body)
+        body += _ld(_T2_LD, scope.version.encode("utf-8", "replace"))
+    if scope.attributes:
+        body += _key_values(scope.attributes, _T3_LD, 1 << 31)[0]
+    return _ld(_T1_LD, body) + _schema_url(scope.schema_url)
 
 
 def encode_resource(resource: Resource) -> bytes:
-    """The ``resource`` field of a ``ResourceSpans`` (encode once per process and reuse)."""
-    return _ld(_T1_LD, encode_attributes(resource.attributes))
+    """The ``resource`` and ``schema_url`` fields of a ``ResourceSpans`` (encode once per
+    process and reuse)."""
+    return _ld(_T1_LD, encode_attributes(resource.attributes)) + _schema_url(resource.schema_url)
 
 
 def encode_request(
@@ -332,29 +387,22 @@ def encode_request(
 ) -> bytes:
     """One ``ExportTraceServiceRequest`` with every span under this process's resource."""
     # Per scope: the pieces of its repeated ``spans = 2`` fields (tag, length, span), joined once.
-    by_scope: dict[tuple[str, str | None], list[bytes]] = {}
-    scopes: dict[tuple[str, str | None], InstrumentationScope] = {}
-    default_key = (default_scope.name, default_scope.version)
-    scopes[default_key] = default_scope
+    by_scope: dict[InstrumentationScope, list[bytes]] = {}
     default_pieces: list[bytes] = []
-    by_scope[default_key] = default_pieces
+    by_scope[default_scope] = default_pieces
     for span in spans:
         if type(span) is FastSpan:
             pieces = default_pieces
             encoded = encode_fast_span(span)
         else:
             scope = span.instrumentation_scope or default_scope  # type: ignore[union-attr]
-            key = (scope.name, scope.version)
-            scopes.setdefault(key, scope)
-            pieces = by_scope.setdefault(key, [])
+            pieces = by_scope.setdefault(scope, [])
             encoded = encode_readable_span(span)  # type: ignore[arg-type]
         if encoded:
             pieces.append(_T2_LD)
             pieces.append(_length(len(encoded)))
             pieces.append(encoded)
     scope_spans = b"".join(
-        _ld(_T2_LD, encode_scope(scopes[key]) + b"".join(pieces))
-        for key, pieces in by_scope.items()
-        if pieces
+        _ld(_T2_LD, encode_scope(scope) + b"".join(pieces)) for scope, pieces in by_scope.items() if pieces
     )
     return _ld(_T1_LD, resource_field + scope_spans)

@@ -17,6 +17,7 @@ never created.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -26,7 +27,8 @@ from typing import Any
 from opentelemetry import trace as trace_api
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.trace import Event, ReadableSpan, SpanLimits
+from opentelemetry.sdk.util import BoundedList
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind
 from opentelemetry.trace.status import Status, StatusCode
@@ -41,6 +43,47 @@ MAX_STACKTRACE = 8192
 MAX_MESSAGE = 4096
 _UNSET = Status(StatusCode.UNSET)
 _time_ns = time.time_ns
+_UNLIMITED = 1 << 31
+
+
+@dataclasses.dataclass(slots=True)
+class Limits:
+    """Span limits for :class:`FastSpan`\\s and the OTLP encoder (the SDK's ``SpanLimits`` for SDK
+    spans): the ``OTEL_SPAN_*_LIMIT``, ``OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT``,
+    ``OTEL_LINK_ATTRIBUTE_COUNT_LIMIT`` and ``OTEL_ATTRIBUTE_*_LIMIT`` variables, read by
+    :func:`configure_limits` when tracing is set up. ``value_length`` ``None`` is unlimited."""
+
+    attributes: int = MAX_ATTRIBUTES
+    events: int = MAX_EVENTS
+    links: int = MAX_LINKS
+    event_attributes: int = MAX_ATTRIBUTES
+    link_attributes: int = MAX_ATTRIBUTES
+    value_length: int | None = None
+
+
+#: The limits in force (mutated in place, so every module sees the same object).
+LIMITS = Limits()
+
+
+def configure_limits(limits: SpanLimits | None) -> None:
+    """Adopt the SDK's limits (``SpanLimits()`` reads the environment); ``None`` restores defaults."""
+
+    def count(value: int | None) -> int:
+        return _UNLIMITED if value is None else max(0, int(value))
+
+    if limits is None:
+        fresh = Limits()
+    else:
+        fresh = Limits(
+            attributes=count(limits.max_span_attributes),
+            events=count(limits.max_events),
+            links=count(limits.max_links),
+            event_attributes=count(limits.max_event_attributes),
+            link_attributes=count(limits.max_link_attributes),
+            value_length=limits.max_span_attribute_length,
+        )
+    for item in dataclasses.fields(Limits):
+        setattr(LIMITS, item.name, getattr(fresh, item.name))
 
 
 def _redact(text: str) -> str:
@@ -110,6 +153,8 @@ class FastSpan(trace_api.Span):
     __slots__ = (
         "_attributes",
         "_context",
+        "_dropped_events",
+        "_dropped_links",
         "_end",
         "_events",
         "_ids",
@@ -142,6 +187,8 @@ class FastSpan(trace_api.Span):
         self._end: int | None = None
         self._events: list[tuple[str, Mapping[str, Any], int]] | None = None
         self._links: list[Link] | None = None
+        self._dropped_events = 0
+        self._dropped_links = 0
         self._status = _UNSET
         self._ids: tuple[str, str] | None = None
 
@@ -168,8 +215,10 @@ class FastSpan(trace_api.Span):
         events = self._events
         if events is None:
             events = self._events = []
-        if len(events) < MAX_EVENTS:
+        if len(events) < LIMITS.events:
             events.append((name, dict(attributes) if attributes else {}, timestamp or _time_ns()))
+        else:
+            self._dropped_events += 1
 
     def add_link(self, context: SpanContext, attributes: types.Attributes = None) -> None:
         if self._end is not None or not context.is_valid:
@@ -177,8 +226,10 @@ class FastSpan(trace_api.Span):
         links = self._links
         if links is None:
             links = self._links = []
-        if len(links) < MAX_LINKS:
+        if len(links) < LIMITS.links:
             links.append(Link(context, attributes))
+        else:
+            self._dropped_links += 1
 
     def update_name(self, name: str) -> None:
         if self._end is None:
@@ -250,7 +301,16 @@ class FastSpan(trace_api.Span):
         events: Sequence[Event] = ()
         if self._events:
             events = [
-                Event(name, BoundedAttributes(MAX_ATTRIBUTES, _clean(attributes), immutable=True), ts)
+                Event(
+                    name,
+                    BoundedAttributes(
+                        LIMITS.event_attributes,
+                        _clean(attributes),
+                        immutable=True,
+                        max_value_len=LIMITS.value_length,
+                    ),
+                    ts,
+                )
                 for name, attributes, ts in self._events
             ]
         return ReadableSpan(
@@ -258,9 +318,11 @@ class FastSpan(trace_api.Span):
             context=self._context,
             parent=self._parent,
             resource=resource,
-            attributes=BoundedAttributes(MAX_ATTRIBUTES, _clean(self._attributes), immutable=True),
-            events=events,
-            links=self._links or (),
+            attributes=BoundedAttributes(
+                LIMITS.attributes, _clean(self._attributes), immutable=True, max_value_len=LIMITS.value_length
+            ),
+            events=_bounded(events, self._dropped_events),
+            links=_bounded(self._links or (), self._dropped_links),
             kind=self._kind,
             status=self._status,
             start_time=self._start,
@@ -270,6 +332,16 @@ class FastSpan(trace_api.Span):
 
     def __repr__(self) -> str:
         return f"FastSpan({self._name!r}, trace_id={trace_hex(self._context.trace_id)})"
+
+
+def _bounded(items: Sequence[Any], dropped: int) -> Sequence[Any]:
+    """``items`` as the SDK's ``BoundedList``, which is how a ``ReadableSpan`` reports ``dropped``."""
+    if not dropped:
+        return items
+    bounded: BoundedList[Any] = BoundedList(None)
+    bounded.extend(items)
+    bounded.dropped = dropped
+    return bounded
 
 
 def _clean(attributes: Mapping[str, Any]) -> dict[str, Any]:
@@ -292,15 +364,20 @@ def _reissued(
     events: Sequence[Event] | None = None,
     status: Status | None = None,
 ) -> ReadableSpan:
-    """A copy of an SDK span (they are immutable) with some of its parts replaced."""
+    """A copy of an SDK span (they are immutable) with some of its parts replaced; the dropped
+    attribute, event and link counts are kept (the SDK's properties return plain copies)."""
+    attributes: Any = span.attributes
+    if span.dropped_attributes:
+        attributes = BoundedAttributes(None, attributes, immutable=True)
+        attributes.dropped = span.dropped_attributes
     return ReadableSpan(
         name=span.name,
         context=span.context,
         parent=span.parent,
         resource=span.resource if resource is None else resource,
-        attributes=span.attributes,
-        events=span.events if events is None else events,
-        links=span.links,
+        attributes=attributes,
+        events=_bounded(span.events if events is None else events, span.dropped_events),
+        links=_bounded(span.links, span.dropped_links),
         kind=span.kind,
         status=span.status if status is None else status,
         start_time=span.start_time,
@@ -340,7 +417,9 @@ def redact_sdk_span(span: ReadableSpan) -> ReadableSpan:
                 value = cleaned.get(key)
                 if isinstance(value, str):
                     cleaned[key] = redact(value)
-            events.append(Event(event.name, BoundedAttributes(MAX_ATTRIBUTES, cleaned), event.timestamp))
+            redacted = BoundedAttributes(LIMITS.event_attributes, cleaned)
+            redacted.dropped += event.dropped_attributes
+            events.append(Event(event.name, redacted, event.timestamp))
         else:
             events.append(event)
     if status.description:
