@@ -70,6 +70,7 @@ class Cell:
     main: bool
     results: list[tuple[str, bool, float]] = field(default_factory=list)
     error: str = ""
+    installed: str = ""  # the Django release the cell's virtualenv holds
 
     @property
     def log(self) -> Path:
@@ -228,6 +229,7 @@ def check_django(matrix: dict, cell: Cell, env: dict[str, str]) -> None:
         [str(cell.bin / "python"), "-c", probe], capture_output=True, text=True, env=env, check=True
     ).stdout.split()
     django_version, python_version = out
+    cell.installed = django_version
     with cell.log.open("a", encoding="utf-8") as log:
         log.write(f"\nDjango {django_version} on Python {python_version}\n")
     if python_version != cell.python:
@@ -236,7 +238,7 @@ def check_django(matrix: dict, cell: Cell, env: dict[str, str]) -> None:
         raise RuntimeError(f"{cell.venv} has Django {django_version}, not {cell.django}.x")
 
 
-def suite_steps(matrix: dict, cell: Cell, suite: str) -> list[tuple[list[str], bool]]:
+def suite_steps(matrix: dict, cell: Cell, suite: str, *, upstream: bool) -> list[tuple[list[str], bool]]:
     """The commands a suite runs in this cell, each with whether it takes the exclusive lock."""
     suites = matrix["suite"]
     spec = suites[suite]
@@ -257,7 +259,9 @@ def suite_steps(matrix: dict, cell: Cell, suite: str) -> list[tuple[list[str], b
                     "--python",
                     base,
                     "--django",
-                    requirement(matrix, cell, upstream=False),
+                    requirement(matrix, cell, upstream=upstream),
+                    "--constraints",
+                    str(constraints_file(upstream=upstream)),
                 ],
                 False,
             )
@@ -288,7 +292,7 @@ def run_cell(matrix: dict, cell: Cell, *, upstream: bool) -> Cell:
     for suite in cell.suites:
         began = time.monotonic()
         ok = True
-        for cmd, exclusive in suite_steps(matrix, cell, suite):
+        for cmd, exclusive in suite_steps(matrix, cell, suite, upstream=upstream):
             if exclusive:
                 with _exclusive:
                     code = run(cmd, cell, env=env)
@@ -384,7 +388,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{name} {minutes(t)}" + ("" if res else " FAILED") for name, res, t in cell.results
         )
         result = "ok" if ok else "FAILED"
-        print(f"{cell.name:<16} {cell.python:<6} {cell.django:<7} {result:<7} {minutes(seconds):<7} {suites}")
+        django = cell.installed or cell.django
+        print(f"{cell.name:<16} {cell.python:<6} {django:<7} {result:<7} {minutes(seconds):<7} {suites}")
         if not ok:
             failed.append(cell)
     print(f"Total wall time: {minutes(total)}")

@@ -156,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--python", default=sys.executable, help="interpreter for the new virtualenv")
     parser.add_argument("--django", default="Django", help="the Django requirement to install")
+    parser.add_argument("--constraints", default=str(CONSTRAINTS), help="pip constraints for the install")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args(argv)
 
@@ -170,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         step(f"installing {wheel.name}, {args.django} and gunicorn into a new virtualenv ({args.python})")
         sh(args.python, "-m", "venv", str(venv))
         python = str(venv / "bin" / "python")
-        sh(python, "-m", "pip", "install", "-q", "-c", str(CONSTRAINTS), str(wheel), args.django, "gunicorn")
+        sh(python, "-m", "pip", "install", "-q", "-c", args.constraints, str(wheel), args.django, "gunicorn")
 
         project = work / "project"
         (project / "wheelsite").mkdir(parents=True)
