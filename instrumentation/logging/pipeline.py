@@ -66,6 +66,7 @@ __all__ = [
     "EcsHandler",
     "EcsProcessor",
     "Pipeline",
+    "adopt_settings_module",
     "configure",
     "current",
     "gunicorn_logconfig",
@@ -595,6 +596,56 @@ def reset() -> None:
         _captured_warnings = False
     structlog.reset_defaults()
     render.reset()
+
+
+def adopt_settings_module(app_uri: str | None) -> str | None:
+    """Point a process that has not loaded Django yet (the gunicorn master) at the project's
+    settings, so its lines carry the settings' ``SERVICE_NAME`` rather than the default.
+
+    When ``DJANGO_SETTINGS_MODULE`` is unset, the WSGI module of ``app_uri``
+    (``"project.wsgi:application"``) is read, not imported, for the constant its
+    ``os.environ.setdefault("DJANGO_SETTINGS_MODULE", "...")`` sets (Django's project
+    template); that value is set here, as the module itself would in each worker. Returns the
+    settings module in effect, or ``None`` when none is known (lines then name the service from
+    ``OTEL_SERVICE_NAME`` / ``OTEL_RESOURCE_ATTRIBUTES`` or the default).
+    """
+    global _environment_settings
+    current_module = os.environ.get("DJANGO_SETTINGS_MODULE")
+    if current_module:
+        return current_module
+    found = _settings_module_in(app_uri) if app_uri else None
+    if found:
+        os.environ["DJANGO_SETTINGS_MODULE"] = found
+        _environment_settings = None
+    return found
+
+
+def _settings_module_in(app_uri: str) -> str | None:
+    import ast
+    import importlib.util
+    from pathlib import Path
+
+    module_name = app_uri.split(":", 1)[0].strip()
+    try:
+        spec = importlib.util.find_spec(module_name)
+        origin = spec.origin if spec is not None else None
+        if not origin or not origin.endswith(".py"):
+            return None
+        tree = ast.parse(Path(origin).read_text(encoding="utf-8"), origin)
+    except (ImportError, OSError, SyntaxError, ValueError, UnicodeDecodeError):
+        return None
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "setdefault"
+            and len(node.args) == 2
+            and all(isinstance(arg, ast.Constant) and isinstance(arg.value, str) for arg in node.args)
+            and node.args[0].value == "DJANGO_SETTINGS_MODULE"  # type: ignore[attr-defined]
+        ):
+            value: str = node.args[1].value  # type: ignore[attr-defined]
+            return value
+    return None
 
 
 def gunicorn_logconfig() -> dict[str, Any]:
