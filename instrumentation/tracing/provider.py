@@ -3,11 +3,17 @@
 :func:`setup` builds one :class:`TracingState`:
 
 * **Whose provider.** If the application already installed an SDK ``TracerProvider`` as the
-  OpenTelemetry global, it is used as is (its sampler, processors and exporters); our spans are
-  made through its tracer. Otherwise we build an SDK ``TracerProvider`` whose only processor is
-  our :class:`~instrumentation.tracing.export.SpanBatcher`, install it as the global (so the
+  OpenTelemetry global (``opentelemetry-instrument`` does), it is used as is (its sampler,
+  processors and exporters); our spans are made through its tracer. Otherwise we build a
+  :class:`FleetTracerProvider` whose only processor is our
+  :class:`~instrumentation.tracing.export.SpanBatcher`, install it as the global (so the
   outgoing-HTTP instrumentations and user code use it too) and make our own request, database
   and cache spans as :class:`~instrumentation.tracing.spans.FastSpan`\\s on the same queue.
+* **A team's own span processors.** ``trace.get_tracer_provider().add_span_processor(p)`` on
+  the provider we installed switches every later span to the SDK path, so ``p.on_start`` and
+  ``p.on_end`` see the request, database and cache spans too (the lean path, which skips
+  processors, is kept only while ours is the sole processor). Without an OTLP endpoint such a
+  processor still gets sampled spans: it may be the team's exporter.
 * **Sampler, propagation, exporter** from :mod:`instrumentation.conf` (``FLEET_OBSERVABILITY``
   over the ``OTEL_*`` variables). The exporter is created on first export, in the process that
   exports. Without an endpoint nothing is recorded or exported, but sampling decisions are
@@ -31,19 +37,19 @@ from collections.abc import Callable
 from typing import Any
 
 from opentelemetry import trace as trace_api
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanLimits, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace import sampling as sdk_sampling
 from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from instrumentation import conf
 from instrumentation.conf import Settings
-from instrumentation.tracing import contrib
+from instrumentation.tracing import contrib, otlp
 from instrumentation.tracing.export import BatchExporter, SdkExporter, SpanBatcher, create_exporter
 from instrumentation.tracing.propagation import Extractor, extractor_for_environment
 from instrumentation.tracing.resource import base_resource
 from instrumentation.tracing.sampling import Decider, SamplerConfig, from_settings
-from instrumentation.tracing.spans import FastSpan
+from instrumentation.tracing.spans import FastSpan, configure_limits
 
 logger = logging.getLogger("fleetobs.tracing")
 
@@ -55,6 +61,30 @@ def _version() -> str:
     from instrumentation import __version__
 
     return __version__
+
+
+class _SwitchableSampler(sdk_sampling.Sampler):
+    """Delegates to a sampler that can be replaced later (tracers keep the sampler they got)."""
+
+    def __init__(self, delegate: sdk_sampling.Sampler) -> None:
+        self.delegate = delegate
+
+    def should_sample(self, *args: Any, **kwargs: Any) -> sdk_sampling.SamplingResult:
+        return self.delegate.should_sample(*args, **kwargs)
+
+    def get_description(self) -> str:
+        return self.delegate.get_description()
+
+
+class FleetTracerProvider(TracerProvider):
+    """The SDK provider this project installs when the application has none; it notices a
+    team's own span processor being added and routes every later span through it."""
+
+    def add_span_processor(self, span_processor: SpanProcessor) -> None:
+        super().add_span_processor(span_processor)
+        st = _state
+        if st is not None and st.provider is self and span_processor is not st.batcher:
+            _processor_added(st)
 
 
 @dataclasses.dataclass(eq=False)
@@ -80,6 +110,8 @@ class TracingState:
     excluded_paths: frozenset[str] = frozenset()
     installed_global: bool = False
     instrumented: list[Any] = dataclasses.field(default_factory=list)
+    #: The SDK form of ``sampler`` (swapped in when a team's processor is added without an endpoint).
+    switchable: _SwitchableSampler | None = None
 
     @property
     def fast(self) -> bool:
@@ -110,6 +142,14 @@ def _drop_sink(span: FastSpan) -> None:
     return None
 
 
+def _processor_added(st: TracingState) -> None:
+    """A processor other than ours joined our provider: make spans through the SDK from now on."""
+    if st.switchable is not None:
+        st.switchable.delegate = st.sampler.sdk_sampler()
+    if st.tracer is None:
+        st.tracer = st.provider.get_tracer(SCOPE_NAME, _version())
+
+
 def setup(
     settings: Settings | None = None,
     *,
@@ -133,6 +173,7 @@ def setup(
     current = trace_api.get_tracer_provider()
     tracer: trace_api.Tracer | None = None
     batcher: SpanBatcher | None = None
+    switchable: _SwitchableSampler | None = None
     installed = False
     if isinstance(current, TracerProvider):
         provider = current
@@ -157,9 +198,16 @@ def setup(
             schedule_delay=settings.span_schedule_delay,
             synchronous=synchronous,
         )
-        sdk_sampler = sampler.sdk_sampler() if record else sdk_sampling.ALWAYS_OFF
-        provider = TracerProvider(resource=resource, sampler=sdk_sampler, shutdown_on_exit=False)
-        provider.add_span_processor(batcher)
+        switchable = _SwitchableSampler(sampler.sdk_sampler() if record else sdk_sampling.ALWAYS_OFF)
+        # SpanLimits() reads the OTEL_*_LIMIT variables; our own spans follow the same limits.
+        limits = SpanLimits()
+        configure_limits(limits)
+        otlp.clear_caches()
+        provider = FleetTracerProvider(
+            resource=resource, sampler=switchable, span_limits=limits, shutdown_on_exit=False
+        )
+        if record:
+            provider.add_span_processor(batcher)
         sink = batcher.enqueue
         if isinstance(current, trace_api.ProxyTracerProvider):
             trace_api.set_tracer_provider(provider)
@@ -179,6 +227,7 @@ def setup(
         record=record,
         excluded_paths=frozenset(route.strip("/") for route in settings.metrics_excluded_routes),
         installed_global=installed,
+        switchable=switchable,
     )
     _state.instrumented = contrib.instrument(provider, settings)
     if not _atexit_registered:
@@ -190,10 +239,15 @@ def setup(
 def shutdown(timeout: float | None = None) -> None:
     """Flush queued spans and stop the export thread (worker exit). Safe to call twice."""
     st = _state
-    if st is None or st.batcher is None:
+    if st is None:
         return
     limit = timeout if timeout is not None else min(SHUTDOWN_TIMEOUT, st.settings.span_export_timeout + 1.0)
-    st.batcher.shutdown(limit)
+    if st.batcher is not None:
+        st.batcher.shutdown(limit)
+    if st.batcher is None or not st.fast:
+        # The application's provider, or ours with a team's processors: flush (not shut down:
+        # it may not be ours) what they hold, so a worker's last spans are not lost.
+        st.provider.force_flush(int(limit * 1000))
 
 
 def force_flush(timeout: float = 10.0) -> bool:
@@ -201,7 +255,7 @@ def force_flush(timeout: float = 10.0) -> bool:
     st = _state
     if st is None:
         return True
-    if st.batcher is not None:
+    if st.batcher is not None and st.fast:
         return st.batcher.force_flush(int(timeout * 1000))
     return st.provider.force_flush(int(timeout * 1000))
 
@@ -220,6 +274,8 @@ def reset() -> None:
     st = _state
     _state = None
     _configured = False
+    configure_limits(None)
+    otlp.clear_caches()
     if st is None:
         return
     contrib.uninstrument(st.instrumented)

@@ -11,6 +11,14 @@ non-standard methods, as the HTTP semantic conventions say), adds the response a
 marks 5xx and unhandled exceptions as errors with an ``exception`` event, sets the trace-id
 response header and ends the span.
 
+**Beside OpenTelemetry's own server instrumentation.** When a request arrives with a local span
+already current (``opentelemetry-instrumentation-django``'s middleware, which
+``opentelemetry-instrument`` turns on and puts first, or an OpenTelemetry WSGI/ASGI middleware
+around the application), that span *is* the request's span: no second SERVER span (and no
+second trace) is started. The project adopts it: it adds its attributes, names it from the
+route, sets the status and the trace-id header, and leaves ending it (and recording the
+exception) to its owner. System check ``fleetobs.I001`` says so.
+
 Attributes (HTTP semantic conventions): ``http.request.method`` (and
 ``http.request.method_original`` for ``_OTHER``), ``http.route`` (the same Django URL pattern
 as the metrics' ``http_route`` label), ``http.response.status_code``, ``url.path``,
@@ -46,6 +54,7 @@ _SERVER = SpanKind.SERVER
 _attach = context_api.attach
 _detach = context_api.detach
 _set_span_in_context = trace_api.set_span_in_context
+_get_current_span = trace_api.get_current_span
 _MAX_HOSTS = 64
 _django_settings: Any = django_settings  # its ``_wrapped`` object identifies the settings in force
 # The Django settings object the cache was built for, and its proxy scheme header.
@@ -56,13 +65,22 @@ _connections: dict[tuple[Any, ...], tuple[tuple[str, Any], ...]] = {}
 class RequestHandle:
     """What the middleware holds between :func:`start_request` and :func:`finish_request`."""
 
-    __slots__ = ("exception", "name_method", "span", "token", "trace_id")
+    __slots__ = ("exception", "name_method", "owned", "span", "token", "trace_id")
 
-    def __init__(self, span: trace_api.Span, token: Token[Context], trace_id: int, name_method: str) -> None:
+    def __init__(
+        self,
+        span: trace_api.Span,
+        token: Token[Context] | None,
+        trace_id: int,
+        name_method: str,
+        owned: bool = True,
+    ) -> None:
         self.span = span
         self.token = token
         self.trace_id = trace_id
         self.name_method = name_method
+        #: False when the span belongs to an outer instrumentation (it ends it, not us).
+        self.owned = owned
         self.exception: BaseException | None = None
 
     @property
@@ -170,10 +188,35 @@ def _attributes(request: Any, meta: Any, limit: int) -> tuple[dict[str, Any], st
     return attributes, name_method
 
 
+def _adopt(
+    outer: trace_api.Span, trace_id: int, attributes: dict[str, Any], name_method: str
+) -> RequestHandle:
+    """Enrich the span an outer OpenTelemetry server instrumentation started for this request."""
+    if outer.is_recording():
+        outer.set_attributes(attributes)
+    return RequestHandle(outer, None, trace_id, name_method, owned=False)
+
+
+def _not_recorded(parent: SpanContext | None) -> NonRecordingSpan:
+    return NonRecordingSpan(
+        SpanContext(
+            parent.trace_id if parent is not None else new_trace_id(),
+            new_span_id(),
+            False,
+            _NOT_SAMPLED,
+            parent.trace_state if parent is not None else _EMPTY_STATE,
+        )
+    )
+
+
 def start_request(state: TracingState, request: Any) -> RequestHandle:
     meta = request.META
-    parent, base = state.extract(meta)
     attributes, name_method = _attributes(request, meta, state.settings.max_value_length)
+    outer = _get_current_span()
+    outer_context = outer.get_span_context()
+    if outer_context.is_valid and not outer_context.is_remote:
+        return _adopt(outer, outer_context.trace_id, attributes, name_method)
+    parent, base = state.extract(meta)
     span: trace_api.Span
     if state.tracer is None:
         trace_id = parent.trace_id if parent is not None else new_trace_id()
@@ -192,6 +235,9 @@ def start_request(state: TracingState, request: Any) -> RequestHandle:
             span = FastSpan(name_method, span_context, parent, _SERVER, attributes, state.sink)
         else:
             span = NonRecordingSpan(span_context)
+    elif request.path[1:].rstrip("/") in state.excluded_paths:
+        span = _not_recorded(parent)
+        trace_id = span.get_span_context().trace_id
     else:
         parent_context = base if base is not None else Context()
         if parent is not None:
@@ -223,11 +269,14 @@ def finish_request(
                 exc = handle.exception
                 span.set_status(_ERROR)
                 span.set_attribute("error.type", type(exc).__qualname__ if exc is not None else str(status))
-                if exc is not None:
+                # An adopted span's owner records the exception itself (once is enough).
+                if exc is not None and handle.owned:
                     span.add_event("exception", exception_attributes(exc, escaped=response is None))
-            span.end()
+            if handle.owned:
+                span.end()
         header = state.header
         if header and response is not None:
             set_header(response, header, handle.trace_id_hex())
     finally:
-        _detach(handle.token)
+        if handle.token is not None:
+            _detach(handle.token)
