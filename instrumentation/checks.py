@@ -8,6 +8,7 @@
 ``fleetobs.W002``     ``FLEET_OBSERVABILITY`` has a key this version does not know.
 ``fleetobs.W003``     ``/metrics`` is open to the world while ``DEBUG`` is off.
 ``fleetobs.W004``     ``instrumentation.urls`` is not included, so nothing serves ``/metrics``.
+``fleetobs.I001``     OpenTelemetry's Django instrumentation is active: its span is the request's.
 ====================  ====================================================================
 """
 
@@ -22,6 +23,13 @@ from django.core import checks
 from instrumentation import access, conf
 
 MIDDLEWARE_PATH = "instrumentation.middleware.ObservabilityMiddleware"
+#: What ``DjangoInstrumentor`` (``opentelemetry-instrument``) inserts at the top of MIDDLEWARE.
+OTEL_DJANGO_MIDDLEWARE = frozenset(
+    {
+        "opentelemetry.instrumentation.django.middleware.otel_middleware._DjangoMiddleware",
+        "opentelemetry.instrumentation.django.middleware.sqlcommenter_middleware.SqlCommenter",
+    }
+)
 
 
 def check_middleware(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
@@ -44,16 +52,36 @@ def check_middleware(app_configs: Any = None, **kwargs: Any) -> list[checks.Chec
                 id="fleetobs.E002",
             )
         ]
-    if middleware[0] != MIDDLEWARE_PATH:
+    # OpenTelemetry's own middleware may come first: it only starts the span this one enriches.
+    first = next((entry for entry in middleware if entry not in OTEL_DJANGO_MIDDLEWARE), MIDDLEWARE_PATH)
+    if first != MIDDLEWARE_PATH:
         return [
             checks.Warning(
                 f"{MIDDLEWARE_PATH} is not the first middleware: time spent in and responses returned by "
-                f"{middleware[0]} are not measured.",
+                f"{first} are not measured.",
                 hint="Move it to the top of MIDDLEWARE.",
                 id="fleetobs.W001",
             )
         ]
     return []
+
+
+def check_opentelemetry(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    middleware = list(getattr(django_settings, "MIDDLEWARE", None) or [])
+    if not conf.get_settings().tracing_enabled or not OTEL_DJANGO_MIDDLEWARE.intersection(middleware):
+        return []
+    return [
+        checks.Info(
+            "OpenTelemetry's Django instrumentation (opentelemetry-instrument or DjangoInstrumentor) is "
+            "active: each request's SERVER span is the one it starts. fleetobs starts no second one; it "
+            "names that span from the route and adds its attributes, status and trace-id header, and its "
+            "database and cache spans are children of it. Spans are exported as the OpenTelemetry SDK is "
+            "configured (OTEL_* variables or your TracerProvider).",
+            hint="Nothing to do. If an OpenTelemetry database instrumentation (psycopg, sqlite3, ...) is "
+            "also active, set TRACE_DB to False to avoid two spans per query.",
+            id="fleetobs.I001",
+        )
+    ]
 
 
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
@@ -115,6 +143,7 @@ def check_urls(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessa
 
 def register() -> None:
     checks.register(check_middleware, checks.Tags.compatibility)
+    checks.register(check_opentelemetry, checks.Tags.compatibility)
     checks.register(check_settings, checks.Tags.compatibility)
     checks.register(check_metrics_exposure, checks.Tags.security, deploy=False)
     checks.register(check_urls, checks.Tags.urls)
