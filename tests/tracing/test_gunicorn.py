@@ -64,9 +64,15 @@ class Gunicorn:
     """A gunicorn master with ``workers`` workers on a free port; SIGTERM on exit."""
 
     def __init__(
-        self, env: dict[str, str], workers: int = 3, preload: bool = False, config: str | None = None
+        self,
+        env: dict[str, str],
+        workers: int = 3,
+        preload: bool = False,
+        config: str | None = None,
+        wrapper: tuple[str, ...] = (),
     ) -> None:
         self.env = env
+        self.wrapper = wrapper
         self.workers = workers
         self.preload = preload
         self.config = config
@@ -78,7 +84,8 @@ class Gunicorn:
 
     def __enter__(self) -> Gunicorn:
         command = [
-            sys.executable, "-m", "gunicorn", "-c", self.config or "python:instrumentation.gunicorn",
+            *self.wrapper, sys.executable, "-m", "gunicorn",
+            "-c", self.config or "python:instrumentation.gunicorn",
             "--workers", str(self.workers), "--bind", f"127.0.0.1:{self.port}",
             "--graceful-timeout", "30", "--timeout", "60", "--no-control-socket",
             *(["--preload"] if self.preload else []),
