@@ -117,7 +117,7 @@ _PEM_TRIGGER = "-----begin"
 # 13 to 19 digits, optionally grouped by spaces or dashes, starting like an issuer's number:
 # then the Luhn check decides (see _mask_card).
 _CARD = re.compile(r"(?<![\w.])[2-6]\d(?:[ -]?\d){11,17}(?![\w])")
-_CARD_TRIGGER = r"\d{4}[ -]?\d{4}[ -]?\d{2}"
+_CARD_TRIGGER = re.compile(r"\d{4}[ -]?\d{4}[ -]?\d{2}")
 # A sensitive key followed by its separator, the value parsed by _TextScanner. Values of a
 # ``(key, value)`` tuple repr follow a comma when the key is quoted after ``(``.
 _VALUE_QUOTE = re.compile(r"""(\\*)(["'])""")
@@ -125,6 +125,7 @@ _UNQUOTED_VALUE = re.compile(
     r"""(?i)(?:(?:bearer|basic|token|digest)\s++)?(?:(?!%26|%2c)[^\s&,;"'}\])<>])++"""
 )
 _BRACKETS = {"[": "]", "(": ")", "{": "}"}
+_QUOTES_AND_BRACKETS = "\\\"'[({"
 _BRACKET_TOKEN = re.compile(r"""[\[\](){}]|(\\*)(["'])""")
 _KEY_CACHE_LIMIT = 4096
 #: Items of a list, or keys of a mapping, a log value keeps (a huge structure would make a line
@@ -201,12 +202,17 @@ class Redactor:
             # A run of key characters containing a sensitive word, starting where the run starts
             # (so a run is tried once), the atomic group and possessive quantifier never retry it.
             text_alternatives = "|".join(re.escape(w).replace("_", "[-_. ]?") for w in words)
+            # Run on lower-cased text (the words are lower case): much faster than (?i).
             self._text_pattern: re.Pattern[str] | None = re.compile(
-                rf"(?i)(?<![\w.-])(?P<key>(?>[\w.-]*?(?:{text_alternatives}))[\w.-]*+)"
+                rf"(?<![\w.-])(?P<key>(?>[\w.-]*?(?:{text_alternatives}))[\w.-]*+)"
+            )
+            self._text_pattern_any_case: re.Pattern[str] | None = re.compile(
+                self._text_pattern.pattern, re.IGNORECASE
             )
         else:
             self._key_pattern = None
             self._text_pattern = None
+            self._text_pattern_any_case = None
         # Cheap substring tests run before the (much slower) text patterns: a sensitive pair
         # needs one of these words in the lower-cased text, a credential one of the schemes.
         heads = {w.split("_")[0] for w in words if w.split("_")[0]}
@@ -214,8 +220,12 @@ class Redactor:
         # Most values hold none of them: one scan for all (a word containing another is found
         # by the shorter one) tells so.
         triggers = heads | set(_SCHEMES) | set(_TOKEN_TRIGGERS) | {_URL_MARK, _PEM_TRIGGER}
-        triggers = {t for t in triggers if not any(o != t and o in t for o in triggers)}
-        self._suspect = re.compile("|".join([*(re.escape(t) for t in sorted(triggers)), _CARD_TRIGGER]))
+        # Substring tests are much faster than one regular expression of alternatives.
+        self._triggers = tuple(sorted(t for t in triggers if not any(o != t and o in t for o in triggers)))
+
+    def _suspect(self, lower: str) -> bool:
+        """Whether lower-cased text may hold anything :meth:`redact_text` masks."""
+        return any(trigger in lower for trigger in self._triggers) or _CARD_TRIGGER.search(lower) is not None
 
     @staticmethod
     def _normalise(key: str) -> str:
@@ -349,7 +359,7 @@ class Redactor:
     def redact_text(self, text: str) -> str:
         """Mask secrets in free text (and PII when enabled); see the module docstring."""
         lower = text.lower()
-        if self._suspect.search(lower) is not None:
+        if self._suspect(lower):
             if _PEM_TRIGGER in lower:
                 text = _mask_pem(text)
             if self._text_pattern is not None and any(word in lower for word in self._prefilter):
@@ -367,24 +377,34 @@ class Redactor:
 
     def _mask_pairs(self, text: str) -> str:
         """Mask the value after every sensitive ``key=``/``key:`` in ``text``, to its real end."""
-        if self._text_pattern is None:
+        if self._text_pattern is None or self._text_pattern_any_case is None:
             return text
-        search = self._text_pattern.search
+        pattern, subject = self._text_pattern, text.lower()
+        if len(subject) != len(text):  # positions in the lower-cased text are not those of text
+            pattern, subject = self._text_pattern_any_case, text
+        search = pattern.search
         pieces: list[str] = []
         copied = pos = 0
-        while (match := search(text, pos)) is not None:
+        while (match := search(subject, pos)) is not None:
             pos = match.end()
             separator = _SEPARATOR.match(text, pos)
             if separator is None:
                 continue
-            key = match.group("key")
-            if separator.group("space") is not None and not key.startswith("-"):
-                continue  # ``--password value`` only: "token expired" is prose
+            key = text[match.start("key") : match.end("key")]
+            if (
+                separator.group("space") is not None
+                and not key.startswith("-")
+                and not text.startswith(("'", '"'), separator.end())
+            ):
+                continue  # ``--password value`` and ``signature "value"``: "token expired" is prose
             if separator.group("comma") is not None and not _in_pair(text, match.start(), separator):
                 continue
             if not self.is_sensitive_key(key):
                 continue
             start = separator.end()
+            if start < copied:  # a key inside a value masked already: nothing more to hide
+                pos = max(start, pos)
+                continue
             span = _value_span(text, start)
             if span is None:
                 pos = start
@@ -394,7 +414,12 @@ class Redactor:
                 pieces.append(text[copied:mask_from])
                 pieces.append(REDACTED)
                 copied = mask_to
-            pos = max(end, pos + 1)
+            # A bare value may hold a key itself (``BadSignature: Signature "x"``): scanned again
+            # for keys, whose values inside it are skipped above; quoted and bracketed values
+            # are skipped whole.
+            pos = (
+                end if text[start] in _QUOTES_AND_BRACKETS or pattern.match(subject, start) is None else start
+            )
         if not pieces:
             return text
         pieces.append(text[copied:])
@@ -427,7 +452,7 @@ class Redactor:
             len(value) <= self.max_value_length
             and not self.pii_masking
             and value.isprintable()
-            and self._suspect.search(value.lower()) is None
+            and not self._suspect(value.lower())
         ):
             return value
         return self._redact_bounded(value, multiline=False, limit=self.max_value_length)
@@ -450,7 +475,7 @@ class Redactor:
 # After a key: its closing quote (``"key": ``, ``\"key\": ``), then ``=``, ``:``, ``=>`` or an
 # encoded ``=``; or a comma (``('password', 'x')``); or blanks (``--password x``).
 _SEPARATOR = re.compile(
-    r"""(?P<close>\\*["'])?[ \t]*+(?:(?:=>|[=:]|%3[dD])\s*+|(?P<comma>,)[ \t]*+|(?P<space>(?<=[ \t])))"""
+    r"""(?P<close>\\*["']|\))?[ \t]*+(?:(?:=>|[=:]|%3[dD])\s*+|(?P<comma>,)[ \t]*+|(?P<space>(?<=[ \t])))"""
 )
 _QUOTE_RUNS = {'"': re.compile(r'(\\*)"'), "'": re.compile(r"(\\*)'")}
 _PEM_END = re.compile(r"-----END[A-Z0-9 ]{0,40}-----")
@@ -589,9 +614,21 @@ def _is_card(digits: str) -> bool:
 
 
 def _mask_card(match: re.Match[str]) -> str:
+    """Mask the card number in a run of (grouped) digits: the run may have a neighbouring
+    number glued to it by a space (``5 4111 1111 1111 1111 0``), so every window is tried."""
     number = match.group()
-    digits = number.replace(" ", "").replace("-", "")
-    return REDACTED if _is_card(digits) else number
+    positions = [index for index, char in enumerate(number) if char.isdigit()]
+    digits = "".join(number[index] for index in positions)
+    for first in range(len(digits) - 12):
+        if first and number[positions[first] - 1].isdigit():
+            continue  # a card starts a group
+        for last in range(len(digits), first + 12, -1):
+            if (last == len(digits) or not number[positions[last - 1] + 1].isdigit()) and _is_card(
+                digits[first:last]
+            ):
+                start, end = positions[first], positions[last - 1] + 1
+                return number[:start] + REDACTED + number[end:]
+    return number
 
 
 def _hash_email(match: re.Match[str]) -> str:

@@ -426,7 +426,9 @@ def test_django_and_common_framework_field_names_are_sensitive(key: str) -> None
     assert "s3cr3tValue42" not in FULL.redact_text(f"form {key}=s3cr3tValue42 posted")
 
 
-@pytest.mark.parametrize("key", ["tokens_used", "author", "design", "signed_up", "page_count", "sessions_total"])
+@pytest.mark.parametrize(
+    "key", ["tokens_used", "author", "design", "signed_up", "page_count", "sessions_total"]
+)
 def test_words_that_only_look_sensitive_are_kept(key: str) -> None:
     assert not FULL.is_sensitive_key(key)
 
@@ -446,7 +448,10 @@ def test_words_that_only_look_sensitive_are_kept(key: str) -> None:
         ),
         ("postgres://user:hun@ter2@db/x", f"postgres://user:{REDACTED}@db/x"),
         ("amqp://guest:pa/ss@host//", f"amqp://guest:{REDACTED}@host//"),
-        ("clone https://ghp_xxx@github.com/org/repo.git", f"clone https://{REDACTED}@github.com/org/repo.git"),
+        (
+            "clone https://ghp_xxx@github.com/org/repo.git",
+            f"clone https://{REDACTED}@github.com/org/repo.git",
+        ),
         ("GET /login/?next=https://user:pw@host/ 302", f"GET /login/?next=https://user:{REDACTED}@host/ 302"),
         ("redis://:s3cret@cache:6379/0", f"redis://:{REDACTED}@cache:6379/0"),
         ("[('password', 'x'), ('user', 'bob')]", f"[('password', '{REDACTED}'), ('user', 'bob')]"),
@@ -495,7 +500,9 @@ def test_credentials_recognisable_without_a_key(secret: str) -> None:
     assert redacted == f"upstream rejected {REDACTED}, retrying"
 
 
-@pytest.mark.parametrize("number", ["4111 1111 1111 1112", "1700000000123", "2024-01-01 12:00:00", "20240101120000123"])
+@pytest.mark.parametrize(
+    "number", ["4111 1111 1111 1112", "1700000000123", "2024-01-01 12:00:00", "20240101120000123"]
+)
 def test_numbers_that_are_not_cards_are_kept(number: str) -> None:
     assert FULL.redact_text(f"order {number} shipped") == f"order {number} shipped"
 

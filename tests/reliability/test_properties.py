@@ -27,14 +27,12 @@ from instrumentation.logging.render import render_json
 
 # Control characters, line and paragraph separators and invisible format characters (bidi
 # overrides, zero-width characters): everything escaping must leave out of a value.
-CONTROL = re.compile(
-    "[%s]"
-    % "".join(
-        re.escape(chr(code))
-        for code in range(sys.maxunicode + 1)
-        if unicodedata.category(chr(code)) in {"Cc", "Cf", "Zl", "Zp"}
-    )
+_INVISIBLE = "".join(
+    re.escape(chr(code))
+    for code in range(sys.maxunicode + 1)
+    if unicodedata.category(chr(code)) in {"Cc", "Cf", "Zl", "Zp"}
 )
+CONTROL = re.compile(f"[{_INVISIBLE}]")
 REDACTOR = Redactor(DEFAULT_REDACT_KEYS, max_value_length=256)
 PROPERTY_SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
