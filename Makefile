@@ -24,6 +24,9 @@ $(INSTALLED): pyproject.toml $(CONSTRAINTS) constraints/matrix.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
 	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) -e ".[dev,bench]" "$$($(PYTHON) scripts/matrix.py requirement main)"
+	# gunicorn 23 runs child_exit inside its SIGCHLD handler: the hook tests run it beside the newest.
+	rm -rf .compat/gunicorn23
+	$(BIN)/python -m pip install -q --no-deps --target .compat/gunicorn23 "gunicorn==23.0.0"
 	touch $@
 
 install: $(INSTALLED)
@@ -75,4 +78,4 @@ docs: $(INSTALLED)
 	$(BIN)/python deploy/kubernetes/sync_generated.py
 
 clean:
-	rm -rf .demo .bench .matrix build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .demo .bench .matrix .compat build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -13,12 +13,20 @@ What they do:
   the scrape never competes with requests for a worker;
 * ``on_starting`` empties that directory: a restarted server starts its counters from zero
   (Prometheus reads that as a counter reset) instead of mixing in a previous run's files;
-* ``post_fork`` tells the metrics how many threads each worker serves;
-* ``child_exit`` (in the master, for every worker that ends, killed ones included) folds the
-  dead worker's counters into one merged file, so totals never go backwards and the scrape does
-  not slow down as workers are recycled;
+* ``post_fork`` tells the metrics how many threads each worker serves, and folds a dead
+  worker that had this worker's pid before the new one records anything;
+* ``child_exit`` (in the master, for every worker that ends, killed ones included) marks the
+  worker dead; the next scrape folds its counters into one merged file, so totals never go
+  backwards and the scrape does not slow down as workers are recycled;
 * ``worker_exit`` (in the worker) flushes pending spans and log records;
 * ``on_exit`` removes the temporary directory this module created.
+
+No hook raises or waits on another process. gunicorn runs ``child_exit`` from its SIGCHLD
+handling, which older releases (23 and before) do inside the signal handler itself, where a
+hook that took a lock could be re-entered while holding it and hang the master for good: there
+the hook only creates one empty marker file. A hook that cannot do its work (an unwritable
+metrics directory, a metrics port already taken) says so once in gunicorn's log and lets the
+server start and serve.
 """
 
 from __future__ import annotations
@@ -35,10 +43,14 @@ from gunicorn.glogging import Logger as GunicornLogger
 from instrumentation.metrics import multiprocess
 
 _CREATED_ENV = "FLEETOBS_CREATED_MULTIPROC_DIR"
+_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="fleetobs-metrics-")
-    os.environ[_CREATED_ENV] = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    try:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="fleetobs-metrics-")
+        os.environ[_CREATED_ENV] = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    except OSError:  # no writable temporary directory: each worker then counts alone
+        pass
 
 
 def _gunicorn_logconfig() -> dict[str, Any] | None:
@@ -60,6 +72,15 @@ class FleetLogger(GunicornLogger):  # type: ignore[misc]
     ``gunicorn.access`` logger discards the line: tens of microseconds per request for nothing.
     """
 
+    def setup(self, cfg: Any) -> None:
+        # gunicorn sets its logger up before its first line ("Starting gunicorn"): find the
+        # service's settings module now, so the master's lines carry the service's name too.
+        with contextlib.suppress(Exception):
+            from instrumentation.logging.pipeline import adopt_settings_module
+
+            adopt_settings_module(getattr(cfg, "wsgi_app", None) or getattr(cfg, "default_proc_name", None))
+        super().setup(cfg)
+
     def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
         if self.access_log.isEnabledFor(logging.INFO):
             super().access(resp, req, environ, request_time)
@@ -72,12 +93,34 @@ if os.environ.get("FLEETOBS_GUNICORN_JSON_LOGS", "1") != "0":
         logger_class = "instrumentation.gunicorn.FleetLogger"
 
 
-def on_starting(server: Any) -> None:
-    from instrumentation.logging import output
+_warned: set[str] = set()
 
-    multiprocess.clear_directory()
-    # The master logs little; no flush thread in a process that forks workers.
-    output.unbuffered_in_this_process()
+
+def _warn(server: Any, what: str, message: str, *args: Any) -> None:
+    """One line in gunicorn's error log, once per kind of trouble (workers inherit the master's
+    record, so a directory the master found unwritable is not reported again by every worker);
+    a broken logger must not stop the hook either."""
+    if what in _warned:
+        return
+    _warned.add(what)
+    with contextlib.suppress(Exception):
+        server.log.warning("fleetobs: %s", message % args)
+
+
+def on_starting(server: Any) -> None:
+    try:
+        multiprocess.clear_directory()
+    except Exception as exc:  # noqa: BLE001 - serve anyway; counters may then include an old run's
+        _warn(
+            server, "directory", "could not empty the metrics directory %s: %s", os.environ.get(_DIR_ENV), exc
+        )
+    try:
+        from instrumentation.logging import output
+
+        # The master logs little; no flush thread in a process that forks workers.
+        output.unbuffered_in_this_process()
+    except Exception as exc:  # noqa: BLE001
+        _warn(server, "output", "could not set up log output in the master: %s", exc)
 
 
 def when_ready(server: Any) -> None:
@@ -85,16 +128,38 @@ def when_ready(server: Any) -> None:
     port = os.environ.get("FLEETOBS_METRICS_PORT")
     if not port:
         return
-    from prometheus_client import CollectorRegistry, start_http_server
-
-    registry = CollectorRegistry()
-    registry.register(multiprocess.FleetCollector())
     address = os.environ.get("FLEETOBS_METRICS_ADDRESS", "0.0.0.0")  # noqa: S104 - scraped from outside
-    start_http_server(int(port), addr=address, registry=registry)
+    try:
+        from prometheus_client import CollectorRegistry, start_http_server
+
+        registry = CollectorRegistry()
+        registry.register(multiprocess.FleetCollector())
+        start_http_server(int(port), addr=address, registry=registry)
+    except Exception as exc:  # noqa: BLE001 - the workers' /metrics still answers
+        _warn(
+            server,
+            "port",
+            "no metrics port %s:%s (%s); the workers' /metrics still answers",
+            address,
+            port,
+            exc,
+        )
+        return
     server.log.info("fleetobs: metrics on %s:%s", address, port)
 
 
 def post_fork(server: Any, worker: Any) -> None:
+    try:
+        if os.environ.get(_DIR_ENV):
+            multiprocess.claim_pid()
+    except Exception as exc:  # noqa: BLE001
+        _warn(
+            server,
+            "directory",
+            "could not fold the metrics of a dead worker with pid %s: %s",
+            os.getpid(),
+            exc,
+        )
     from instrumentation.metrics import runtime
 
     with contextlib.suppress(Exception):
@@ -102,21 +167,26 @@ def post_fork(server: Any, worker: Any) -> None:
 
 
 def child_exit(server: Any, worker: Any) -> None:
-    try:
-        multiprocess.mark_process_dead(worker.pid)
-    except Exception:
-        server.log.exception("fleetobs: could not merge metrics of worker %s", worker.pid)
+    """Mark the worker dead; its metrics are folded outside the signal path (see above)."""
+    with contextlib.suppress(Exception):
+        if os.environ.get(_DIR_ENV):
+            multiprocess.note_process_dead(worker.pid)
 
 
 def worker_exit(server: Any, worker: Any) -> None:
-    from instrumentation import logging as fleet_logging
-    from instrumentation import tracing
+    try:
+        from instrumentation import logging as fleet_logging
+        from instrumentation import tracing
 
-    for flush in (tracing.shutdown, fleet_logging.shutdown):
+        flushes = (tracing.shutdown, fleet_logging.shutdown)
+    except Exception as exc:  # noqa: BLE001
+        _warn(server, "flush", "nothing flushed on worker exit: %s", exc)
+        return
+    for flush in flushes:
         try:
             flush()
-        except Exception:
-            server.log.exception("fleetobs: flush on worker exit failed")
+        except Exception as exc:  # noqa: BLE001
+            _warn(server, "flush", "flush on worker exit failed: %s", exc)
 
 
 def on_exit(server: Any) -> None:

@@ -13,6 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from instrumentation import access, conf, migrations
+from instrumentation._safety import internal_error
 from instrumentation.metrics import exposition
 
 
@@ -26,9 +27,15 @@ def metrics(request: HttpRequest) -> HttpResponse:
         if denied == 401:
             response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
-    if settings.metrics_enabled:
-        migrations.refresh_if_stale()
-    body, content_type = exposition.render(request.META.get("HTTP_ACCEPT", ""))
+    try:
+        if settings.metrics_enabled:
+            migrations.refresh_if_stale()
+        body, content_type = exposition.render(request.META.get("HTTP_ACCEPT", ""))
+    except Exception as exc:  # noqa: BLE001 - e.g. an unwritable metrics directory: say so, briefly
+        internal_error(exc, "metrics.scrape")
+        return HttpResponse(
+            "metrics unavailable (see the service log)\n", status=503, content_type="text/plain"
+        )
     return HttpResponse(body, content_type=content_type)
 
 

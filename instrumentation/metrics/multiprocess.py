@@ -11,6 +11,17 @@ files stays at (live workers + 1) per type.
 A merge and a scrape must not interleave (a scrape would count a worker twice, or not at all,
 and Prometheus would see a counter reset). Both take a ``flock`` on ``.fleetobs.lock`` in the
 directory: shared for scrapes, exclusive for merges.
+
+A server's master learns of a dead worker inside its SIGCHLD handler, where nothing may wait
+on a lock (the handler can re-enter itself while the lock is held, and the master would hang
+for good). There :func:`note_process_dead` only leaves a ``dead_<pid>`` marker, which cannot
+block; the merge runs later, outside any signal handler, under the exclusive lock:
+
+* at the next scrape (:meth:`FleetCollector.collect` folds every marked worker first);
+* in a new worker that was given a dead worker's pid (:func:`claim_pid`, from ``post_fork``),
+  before it writes anything, so the reused pid never mixes two processes' files.
+
+Until then the dead worker's files are read like a live worker's: totals are exact throughout.
 """
 
 from __future__ import annotations
@@ -28,11 +39,13 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.multiprocess import mark_process_dead as _mark_live_gauges_dead
 from prometheus_client.samples import Exemplar, Sample
 
+from instrumentation._safety import internal_error
 from instrumentation.metrics import exemplars
 from instrumentation.metrics.storage import ReservedMmapedDict
 
 LOCK_FILE = ".fleetobs.lock"
 MERGED_SUFFIX = "merged"
+DEAD_PREFIX = "dead_"
 #: File types whose values are totals and can be summed into the merged file.
 _ADDITIVE_TYPES = ("counter", "summary", "histogram")
 
@@ -55,17 +68,98 @@ def _locked(directory: Path, *, exclusive: bool) -> Iterator[None]:
 
 
 def mark_process_dead(pid: int, path: str | os.PathLike[str] | None = None) -> None:
-    """Fold worker ``pid``'s files into the merged files and delete them (call from the master)."""
+    """Fold process ``pid``'s files into the merged files and delete them, now.
+
+    Waits for the exclusive lock: never call it from a signal handler (use
+    :func:`note_process_dead` there).
+    """
     directory = _directory(path)
     with _locked(directory, exclusive=True):
-        _mark_live_gauges_dead(pid, str(directory))
-        for typ in _ADDITIVE_TYPES:
-            source = directory / f"{typ}_{pid}.db"
-            if not source.exists():
+        _fold(directory, pid)
+        (directory / f"{DEAD_PREFIX}{pid}").unlink(missing_ok=True)
+
+
+def _fold(directory: Path, pid: int) -> None:
+    _mark_live_gauges_dead(pid, str(directory))
+    for typ in _ADDITIVE_TYPES:
+        source = directory / f"{typ}_{pid}.db"
+        if not source.exists():
+            continue
+        _add_into(directory / f"{typ}_{MERGED_SUFFIX}.db", source)
+        source.unlink()
+    exemplars.remove(directory, pid)
+
+
+def note_process_dead(pid: int, path: str | os.PathLike[str] | None = None) -> bool:
+    """Mark process ``pid`` dead for a later merge; safe in a signal handler.
+
+    Creates one empty file: no lock, no reading, nothing that waits on another process.
+    Returns False (and changes nothing) when the marker cannot be written; the dead worker's
+    files then stay and are read like a live worker's, so totals remain exact.
+    """
+    try:
+        descriptor = os.open(_directory(path) / f"{DEAD_PREFIX}{int(pid)}", os.O_CREAT | os.O_WRONLY, 0o644)
+    except (OSError, ValueError):
+        return False
+    os.close(descriptor)
+    return True
+
+
+def _marked_dead(directory: Path) -> list[int]:
+    pids = []
+    for marker in directory.glob(f"{DEAD_PREFIX}*"):
+        suffix = marker.name[len(DEAD_PREFIX) :]
+        if suffix.isdigit():
+            pids.append(int(suffix))
+    return pids
+
+
+def merge_marked(path: str | os.PathLike[str] | None = None) -> int:
+    """Fold every worker marked dead into the merged files; the number folded.
+
+    A marked pid that is alive again belongs to a new process (pids are reused): its files are
+    left for :func:`claim_pid` in that process, or for a later merge once it is gone.
+    """
+    directory = _directory(path)
+    if not _marked_dead(directory):
+        return 0
+    folded = 0
+    with _locked(directory, exclusive=True):
+        for pid in _marked_dead(directory):
+            if pid != os.getpid() and _alive(pid):
                 continue
-            _add_into(directory / f"{typ}_{MERGED_SUFFIX}.db", source)
-            source.unlink()
-        exemplars.remove(directory, pid)
+            try:
+                _fold(directory, pid)
+                (directory / f"{DEAD_PREFIX}{pid}").unlink(missing_ok=True)
+            except Exception as exc:  # noqa: BLE001 - the scrape goes on; the files are still read
+                internal_error(exc, "metrics.merge")
+                continue
+            folded += 1
+    return folded
+
+
+def claim_pid(path: str | os.PathLike[str] | None = None) -> None:
+    """In a new worker, before it records anything: fold a dead predecessor with the same pid.
+
+    Takes the exclusive lock even without a marker in sight, so a merge another process has
+    begun for this pid finishes before this process opens the files.
+    """
+    directory = _directory(path)
+    pid = os.getpid()
+    with _locked(directory, exclusive=True):
+        if (directory / f"{DEAD_PREFIX}{pid}").exists():
+            _fold(directory, pid)
+            (directory / f"{DEAD_PREFIX}{pid}").unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def _add_into(target: Path, source: Path) -> None:
@@ -107,7 +201,12 @@ def clear_directory(path: str | os.PathLike[str] | None = None) -> None:
     """Remove every metrics file (a fresh server start: counters restart from zero)."""
     directory = _directory(path)
     directory.mkdir(parents=True, exist_ok=True)
-    for pattern in ("*.db", f"{exemplars.FILE_PREFIX}*.json", f".{exemplars.FILE_PREFIX}*.tmp"):
+    for pattern in (
+        "*.db",
+        f"{DEAD_PREFIX}*",
+        f"{exemplars.FILE_PREFIX}*.json",
+        f".{exemplars.FILE_PREFIX}*.tmp",
+    ):
         for file in directory.glob(pattern):
             with contextlib.suppress(FileNotFoundError):
                 file.unlink()
@@ -121,6 +220,7 @@ class FleetCollector:
 
     def collect(self) -> Iterable[Any]:
         directory = _directory(self._path)
+        merge_marked(directory)
         with _locked(directory, exclusive=False):
             files = [str(path) for path in directory.glob("*.db")]
             families = _merge(files)

@@ -25,6 +25,9 @@ INTERVAL = 5.0
 
 _sampler_pid: int | None = None
 _capacity = 1
+# The labels of fleetobs_build_info, written by every process's sampler: a value set once in a
+# preloading master does not survive into its workers' files.
+_build: tuple[str, str, str, str] | None = None
 _lock = threading.Lock()
 _last: dict[str, float] = {}
 
@@ -59,8 +62,14 @@ def ensure_sampler() -> None:
             return
         _sampler_pid = pid
         _last.clear()
-        sample()
-        threading.Thread(target=_loop, args=(pid,), name="fleetobs-runtime", daemon=True).start()
+        # A failing first sample (disk full, /proc unreadable) must not keep the thread, and
+        # with it every later sample, from starting.
+        with contextlib.suppress(Exception):
+            sample()
+        try:
+            threading.Thread(target=_loop, args=(pid,), name="fleetobs-runtime", daemon=True).start()
+        except RuntimeError:  # no thread to be had now: try again on a later request
+            _sampler_pid = None
 
 
 def _loop(pid: int) -> None:
@@ -74,6 +83,8 @@ def _loop(pid: int) -> None:
 
 def sample() -> None:
     """Write the current process's figures into the gauges."""
+    if _build is not None:
+        get("fleetobs_build_info").labels(*_build).set(1)
     get("fleetobs_server_workers").set(1)
     get("fleetobs_server_worker_capacity").set(_capacity)
     rss = _resident_memory()
@@ -141,15 +152,17 @@ def memory_limit() -> float:
 
 
 def build_info(service_name: str, service_version: str) -> None:
+    """Set ``fleetobs_build_info`` now and in every sample (so in each worker of a forking server)."""
+    global _build
     import django
 
-    get("fleetobs_build_info").labels(
-        service_name, service_version, django.get_version(), platform.python_version()
-    ).set(1)
+    _build = (service_name, service_version, django.get_version(), platform.python_version())
+    get("fleetobs_build_info").labels(*_build).set(1)
 
 
 def reset() -> None:
-    global _sampler_pid, _capacity
+    global _sampler_pid, _capacity, _build
     _sampler_pid = None
     _capacity = 1
+    _build = None
     _last.clear()

@@ -53,50 +53,46 @@ def _free_port() -> int:
 
 
 @pytest.mark.integration
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs instrumentation.gunicorn's FleetLogger.setup to call pipeline.adopt_settings_module",
-)
 def test_every_gunicorn_line_names_the_configured_service(tmp_path: Path) -> None:
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for name in ("DJANGO_SETTINGS_MODULE", "OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES"):
         env.pop(name, None)
-    out = (tmp_path / "out.log").open("w+")
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            "python:instrumentation.gunicorn",
-            "-w",
-            "2",
-            "-b",
-            f"127.0.0.1:{port}",
-            WSGI,
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        body = b""
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
-                    body = response.read()
-                break
-            except OSError:
-                time.sleep(0.1)
-        assert body == b"bread"
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=60)
-    out.seek(0)
-    lines = [line for line in out.read().splitlines() if line.strip()]
+    with (tmp_path / "out.log").open("w+") as out:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "python:instrumentation.gunicorn",
+                "-w",
+                "2",
+                "-b",
+                f"127.0.0.1:{port}",
+                WSGI,
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            body = b""
+            while time.monotonic() < deadline:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
+                        body = response.read()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            assert body == b"bread"
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=60)
+        out.seek(0)
+        lines = [line for line in out.read().splitlines() if line.strip()]
     events = [json.loads(line) for line in lines]
     loggers = {event["log"]["logger"] for event in events}
     assert {"gunicorn.error", "bakery.views", "fleetobs.access"} <= loggers

@@ -78,3 +78,63 @@ def test_exemplars_cross_processes_in_openmetrics(multiproc_dir: Path) -> None:
     text = generate_openmetrics(reg).decode()
     bucket_lines = [line for line in text.splitlines() if "_bucket{" in line and 'le="0.05"' in line]
     assert any(f'# {{trace_id="{trace_id}"}} 0.03' in line for line in bucket_lines), bucket_lines
+
+
+def test_dead_worker_marked_in_the_signal_path_is_folded_by_the_next_scrape(multiproc_dir: Path) -> None:
+    pids = [in_child(n) for n in (3, 5, 7)]
+    for pid in pids:
+        assert multiprocess.note_process_dead(pid, multiproc_dir)
+    # Marked, not yet folded: the files are still read, so the total is already exact.
+    assert sorted(p.name for p in multiproc_dir.glob("dead_*")) == sorted(f"dead_{pid}" for pid in pids)
+    assert scrape_value(collect(multiproc_dir)) == 15.0
+    assert list(multiproc_dir.glob("dead_*")) == []
+    assert sorted(p.name for p in multiproc_dir.glob("histogram_*.db")) == ["histogram_merged.db"]
+    assert scrape_value(collect(multiproc_dir)) == 15.0
+
+
+def test_marking_dead_never_waits_for_the_lock(multiproc_dir: Path) -> None:
+    """gunicorn 23 runs child_exit inside its SIGCHLD handler, which can re-enter while the
+    hook holds the lock: marking must return at once whoever holds it."""
+    import threading
+
+    from instrumentation import gunicorn
+
+    pid = in_child(2)
+
+    class Worker:
+        pass
+
+    worker = Worker()
+    worker.pid = pid  # type: ignore[attr-defined]
+    done = threading.Event()
+    with multiprocess._locked(multiproc_dir, exclusive=True):
+        thread = threading.Thread(target=lambda: (gunicorn.child_exit(None, worker), done.set()), daemon=True)
+        thread.start()
+        assert done.wait(30), "child_exit waited on the metrics lock"
+    assert (multiproc_dir / f"dead_{pid}").exists()
+    assert scrape_value(collect(multiproc_dir)) == 2.0
+    assert not (multiproc_dir / f"counter_{pid}.db").exists()
+
+
+def test_a_new_process_with_a_dead_workers_pid_folds_it_before_recording(multiproc_dir: Path) -> None:
+    pid = in_child(4)
+    # The dead worker's pid is handed to a new worker (pids are reused): pretend this is it.
+    for typ in ("counter", "histogram"):
+        source = multiproc_dir / f"{typ}_{pid}.db"
+        if source.exists():
+            source.rename(multiproc_dir / f"{typ}_{os.getpid()}.db")
+    multiprocess.note_process_dead(os.getpid(), multiproc_dir)
+    multiprocess.claim_pid(multiproc_dir)
+    assert not (multiproc_dir / f"dead_{os.getpid()}").exists()
+    assert not (multiproc_dir / f"histogram_{os.getpid()}.db").exists()
+    assert scrape_value(collect(multiproc_dir)) == 4.0
+
+
+def test_a_marked_pid_that_lives_again_is_left_to_its_new_owner(multiproc_dir: Path) -> None:
+    assert multiprocess.note_process_dead(1, multiproc_dir)  # pid 1 is always alive
+    assert multiprocess.merge_marked(multiproc_dir) == 0
+    assert (multiproc_dir / "dead_1").exists()
+
+
+def test_marking_in_an_unwritable_place_returns_false(tmp_path: Path) -> None:
+    assert multiprocess.note_process_dead(123, tmp_path / "missing" / "dir") is False
