@@ -17,7 +17,6 @@ and the failure is counted as an internal error.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from contextvars import ContextVar, Token
@@ -31,6 +30,7 @@ from instrumentation._safety import internal_error
 from instrumentation.metrics import enabled as metrics_enabled
 from instrumentation.metrics import fast
 from instrumentation.metrics.registry import get
+from instrumentation.sql_literals import strip_literals
 
 _OPERATIONS = frozenset(
     {
@@ -57,9 +57,7 @@ _OPERATIONS = frozenset(
         "ANALYZE",
     }
 )
-_LITERALS = re.compile(r"'(?:[^']|'')*'|\b\d+(?:\.\d+)?\b")
 _MAX_CACHED = 4096
-_MAX_STATEMENT = 2048
 
 
 class RequestQueries:
@@ -120,25 +118,22 @@ def statement_text(sql: Any, cursor: Any = None) -> str:
         return f"<{type(sql).__name__}>"
 
 
-def statement_info(sql: str) -> tuple[str, str]:
-    """The SQL verb (``SELECT``...; ``OTHER`` if unexpected) and the statement without literals.
+def statement_info(sql: str, vendor: str | None = None) -> tuple[str, str]:
+    """The SQL verb (``SELECT``...; ``OTHER`` if unexpected) and the statement without literals,
+    quoted by ``vendor``'s rules (Django's vendor name).
 
-    Cached per statement text: Django sends the same placeholder SQL again and again.
+    Cached per statement text: Django sends the same placeholder SQL again and again (a service
+    with two database vendors could see one text stripped by the first vendor's rules).
     """
     found = _statement_cache.get(sql)
     if found is None:
         head = sql.lstrip(" (\n\t").split(None, 1)
         verb = head[0].upper() if head else ""
-        found = (verb if verb in _OPERATIONS else "OTHER", strip_literals(sql))
+        found = (verb if verb in _OPERATIONS else "OTHER", strip_literals(sql, vendor))
         if len(_statement_cache) >= _MAX_CACHED:
             _statement_cache.clear()
         _statement_cache[sql] = found
     return found
-
-
-def strip_literals(sql: str) -> str:
-    """The statement with quoted strings and numbers replaced by ``?``, truncated."""
-    return _LITERALS.sub("?", sql)[:_MAX_STATEMENT]
 
 
 def _duration_child(alias: str, vendor: str, operation: str) -> Any:
@@ -158,7 +153,7 @@ def _execute_wrapper(
     try:
         connection = context["connection"]
         text = sql if type(sql) is str else statement_text(sql, context.get("cursor"))
-        operation, statement = statement_info(text)
+        operation, statement = statement_info(text, connection.vendor)
         span = tracing.start_span(
             f"{operation} {connection.alias}",
             {
