@@ -7,16 +7,26 @@ instrumentation fails the test instead of hiding behind the boundary.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 RAISE_INTERNAL_ERRORS = False
 _reported: set[str] = set()
+# Set by the metrics package (a layer above this one) to count each failure by place.
+_counter: list[Callable[[str], None]] = []
 logger = logging.getLogger("fleetobs.internal")
 
 
+def count_with(counter: Callable[[str], None]) -> None:
+    """Count every internal error with ``counter(where)``; it must never raise."""
+    _counter[:] = [counter]
+
+
 def internal_error(exc: BaseException, where: str) -> None:
-    """Handle an exception raised inside the instrumentation at ``where``."""
+    """Handle an exception raised inside the instrumentation at ``where``: counted, logged once."""
     if RAISE_INTERNAL_ERRORS:
         raise exc
+    for counter in _counter:
+        counter(where)
     key = f"{where}:{type(exc).__name__}"
     if key not in _reported:
         _reported.add(key)

@@ -329,6 +329,15 @@ METRICS: tuple[Metric, ...] = (
         ("signal",),
         group="pipeline",
     ),
+    Metric(
+        "fleetobs_internal_errors",
+        "counter",
+        "",
+        "Failures inside the instrumentation itself, caught before they reached the application, "
+        "by where they happened (e.g. db.span, middleware.finish.metrics); each is logged once.",
+        ("where",),
+        group="pipeline",
+    ),
 )
 
 _BY_NAME = {m.name: m for m in METRICS}

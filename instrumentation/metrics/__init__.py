@@ -18,7 +18,7 @@ HTTP, runtime, database, cache, task and telemetry-pipeline metrics alike.
 
 from collections.abc import Mapping, Sequence
 
-from instrumentation import conf
+from instrumentation import _safety, conf
 from instrumentation.metrics.registry import collector_registry, get, is_multiprocess, reset
 
 __all__ = ["collector_registry", "count", "enabled", "get", "is_multiprocess", "reset"]
@@ -40,3 +40,10 @@ def count(name: str, labels: Sequence[str] | Mapping[str, str], amount: float = 
             child.inc(amount)
     except Exception:  # noqa: BLE001, S110 - metrics trouble must not stop a pipeline
         pass
+
+
+def _count_internal_error(where: str) -> None:
+    count("fleetobs_internal_errors", (where,))
+
+
+_safety.count_with(_count_internal_error)
