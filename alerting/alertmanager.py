@@ -145,7 +145,7 @@ def _route(spec: Spec, d: Durations) -> dict[str, Any]:
     routes.extend(_severity_routes(default, d))
     return {
         "receiver": f"{default}-ticket",
-        "group_by": ["alertname", "job"],
+        "group_by": ["alertname", "job", "environment"],
         "group_wait": d("30s"),
         "group_interval": d("5m"),
         "repeat_interval": d("4h"),
@@ -157,19 +157,19 @@ INHIBIT_RULES: list[dict[str, Any]] = [
     {
         "source_matchers": ['alertname="FleetobsInstanceDown"'],
         "target_matchers": ['alertname!="FleetobsInstanceDown"'],
-        "equal": ["job", "instance"],
+        "equal": ["job", "environment", "instance"],
     },
     {
         "source_matchers": ['alertname="FleetobsServiceDown"'],
         "target_matchers": [
             'alertname=~"FleetobsInstanceDown|FleetobsTooFewInstances|FleetobsMetricsAbsent"'
         ],
-        "equal": ["job"],
+        "equal": ["job", "environment"],
     },
     {
         "source_matchers": ['severity="critical"'],
         "target_matchers": ['severity="warning"'],
-        "equal": ["alertname", "job", "instance"],
+        "equal": ["alertname", "job", "environment", "instance"],
     },
 ]
 

@@ -8,7 +8,7 @@ therefore fails at generation time instead of producing an alert that silently n
 Two kinds of names are allowed besides the catalogue:
 
 * the target labels Prometheus adds to every scraped series (``job``, ``instance``, plus
-  ``environment`` from our scrape configs) and ``le`` on histogram buckets;
+  ``environment`` where the scrape config adds it) and ``le`` on histogram buckets;
 * the synthetic ``up`` and ``scrape_samples_scraped`` series, and series recorded by our own
   recording rules (names containing a colon, ``level:metric:operations``), which
   :mod:`alerting.recording` and :mod:`alerting.slo_rules` define.
@@ -24,8 +24,14 @@ from dataclasses import dataclass
 
 from instrumentation.catalog import metric
 
-#: Labels every scraped series carries in our setups (see docs/alerting.md).
+#: Target labels a rule may use: ``job`` and ``instance``, which Prometheus sets on every scraped
+#: series, and ``environment``, which only a scrape config that adds it gives (see docs/alerting.md).
 TARGET_LABELS = frozenset({"job", "instance", "environment"})
+#: The labels that name one deployment of a service, which rules aggregate by (``by``/``on``).
+#: Grouping or matching by a label a series lacks is harmless (the result simply lacks it too), so
+#: the rules work on a Prometheus that adds no ``environment`` and keep environments apart where
+#: one Prometheus scrapes several.
+SERVICE = ("job", "environment")
 #: Series Prometheus synthesises for every target.
 SYNTHETIC_SERIES: dict[str, frozenset[str]] = {"up": frozenset(), "scrape_samples_scraped": frozenset()}
 

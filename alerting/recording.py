@@ -1,9 +1,10 @@
 """Recording rules, named ``level:metric:operations``.
 
-Levels: ``job`` (one series per service), ``job_route`` (per service and URL pattern) and
-``instance`` (per scraped target). Operations name the window (``rate5m``) and what was done
-(``ratio_``, ``p99_``). Records keep their nominal window in the name even in a time-scaled variant
-(:class:`alerting.promql.Durations`), so the alerts and dashboards read the same names everywhere.
+Levels: ``job`` (one series per service, and per ``environment`` where the scrape config adds
+that label), ``job_route`` (per service and URL pattern) and ``instance`` (per scraped target).
+Operations name the window (``rate5m``) and what was done (``ratio_``, ``p99_``). Records keep
+their nominal window in the name even in a time-scaled variant (:class:`alerting.promql.Durations`),
+so the alerts and dashboards read the same names everywhere.
 
 HTTP records (every service)::
 
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 from alerting.context import Context
 from alerting.model import Record, RuleGroup
-from alerting.promql import series, sum_rate
+from alerting.promql import SERVICE, series, sum_rate
 from alerting.slo import RATE_WINDOWS
 
 HTTP = "http_server_request_duration_seconds"
@@ -54,7 +55,7 @@ def quantile(level: str, q: str, window: str) -> str:
 
 
 def _by(level: str) -> tuple[str, ...]:
-    return {"job": ("job",), "job_route": ("job", "http_route")}[level]
+    return {"job": SERVICE, "job_route": (*SERVICE, "http_route")}[level]
 
 
 def _ratio_with_zero(level: str, window: str, ctx: Context, *matchers: str) -> str:
@@ -74,17 +75,15 @@ def _quantile_expr(level: str, q: float, window: str, ctx: Context) -> str:
 def http_group(ctx: Context) -> RuleGroup:
     rules: list[Record] = []
     for window in RATE_WINDOWS:
-        rules.append(Record(requests_rate("job", window), sum_rate(COUNT, ctx.durations(window), ("job",))))
+        rules.append(Record(requests_rate("job", window), sum_rate(COUNT, ctx.durations(window), SERVICE)))
         rules.append(Record(error_ratio("job", window), _ratio_with_zero("job", window, ctx)))
     rules.append(
-        Record(
-            "job:http_server_request_errors:rate5m", sum_rate(COUNT, ctx.durations("5m"), ("job",), ERRORS)
-        )
+        Record("job:http_server_request_errors:rate5m", sum_rate(COUNT, ctx.durations("5m"), SERVICE, ERRORS))
     )
     rules.extend(
         Record(quantile("job", name, "5m"), _quantile_expr("job", q, "5m", ctx)) for name, q in QUANTILES
     )
-    by_route = ("job", "http_route")
+    by_route = _by("job_route")
     rules.extend(
         Record(requests_rate("job_route", window), sum_rate(COUNT, ctx.durations(window), by_route))
         for window in ("5m", "30m")
@@ -107,9 +106,9 @@ def runtime_group(ctx: Context) -> RuleGroup:
     n_plus_one = [
         Record(
             f"job:fleetobs_db_n_plus_one:ratio_rate{w}",
-            sum_rate("fleetobs_db_n_plus_one_total", d(w), ("job",))
+            sum_rate("fleetobs_db_n_plus_one_total", d(w), SERVICE)
             + "\n/\n"
-            + sum_rate(COUNT, d(w), ("job",)),
+            + sum_rate(COUNT, d(w), SERVICE),
         )
         for w in ("30m", "1d")
     ]

@@ -52,13 +52,15 @@ def _records(slo: ServiceSLO, sel: str, ctx: Context) -> list[Record]:
     rules = [
         Record(
             LATENCY_SLI.format(w),
-            f"sum by (job) (rate({series(BUCKET, le, sel)}[{d(w)}]))\n/\n"
-            f"sum by (job) (rate({series(COUNT, sel)}[{d(w)}]))",
+            f"sum by (job, environment) (rate({series(BUCKET, le, sel)}[{d(w)}]))\n/\n"
+            f"sum by (job, environment) (rate({series(COUNT, sel)}[{d(w)}]))",
             spec,
         )
         for w in RATE_WINDOWS
     ]
-    rules.append(Record(LATENCY_GOOD, f"sum by (job) (rate({series(BUCKET, le, sel)}[{d('5m')}]))", spec))
+    rules.append(
+        Record(LATENCY_GOOD, f"sum by (job, environment) (rate({series(BUCKET, le, sel)}[{d('5m')}]))", spec)
+    )
     period = d(slo.window)
     requests = f"sum_over_time({requests_rate('job', '5m')}{rec}[{period}])"
     budgets = {
@@ -74,7 +76,11 @@ def _records(slo: ServiceSLO, sel: str, ctx: Context) -> list[Record]:
         budget = round(1 - objective, 10)
         labels = {"slo": sli, **spec}
         rules.append(
-            Record("job:slo_objective:ratio", f"group by (job) ({series(COUNT, sel)}) * {objective}", labels)
+            Record(
+                "job:slo_objective:ratio",
+                f"group by (job, environment) ({series(COUNT, sel)}) * {objective}",
+                labels,
+            )
         )
         rules.append(
             Record("job:slo_error_budget_remaining:ratio", f"1 - (\n{budgets[sli]}\n) / {budget}", labels)
@@ -121,7 +127,8 @@ def _alerts(slo: ServiceSLO, sel: str, ctx: Context) -> list[Alert]:
 
             expr = (
                 f"(\n  {bad(window.long)} > {threshold}\nand\n  {bad(window.short)} > {threshold}\n)\n"
-                f"and on (job)\n  {requests_rate('job', window.long)}{rec} > {slo.min_request_rate}"
+                f"and on (job, environment)\n"
+                f"  {requests_rate('job', window.long)}{rec} > {slo.min_request_rate}"
             )
             text = description.format(
                 long=window.long,

@@ -18,7 +18,7 @@ def group(ctx: Context) -> RuleGroup:
     spec = ctx.spec
     d = ctx.durations
     listed = spec.known_services
-    instrumented = f"group by (job) (max_over_time({series('fleetobs_build_info')}[{d('1d')}]))"
+    instrumented = f"group by (job, environment) (max_over_time({series('fleetobs_build_info')}[{d('1d')}]))"
 
     def alert(
         name: str,
@@ -56,7 +56,7 @@ def group(ctx: Context) -> RuleGroup:
         ),
         alert(
             "FleetobsServiceDown",
-            f"sum by (job) ({series('up')}) == 0",
+            f"sum by (job, environment) ({series('up')}) == 0",
             "2m",
             "critical",
             "Every instance of {{ $labels.job }} is down.",
@@ -65,7 +65,7 @@ def group(ctx: Context) -> RuleGroup:
     ]
 
     def too_few(sel: str, minimum: int, guard: str, entry: str) -> Alert:
-        healthy = f"sum by (job) ({series('up', sel)})"
+        healthy = f"sum by (job, environment) ({series('up', sel)})"
         return alert(
             "FleetobsTooFewInstances",
             f"{healthy} < {minimum}\nand\n  {healthy} > 0{guard}",
@@ -86,7 +86,12 @@ def group(ctx: Context) -> RuleGroup:
     if spec.default.min_instances > 1:
         default_sel = f'job!~"{regex_alternatives(listed)}"' if listed else ""
         rules.append(
-            too_few(default_sel, spec.default.min_instances, f"\nand on (job)\n  {instrumented}", "default")
+            too_few(
+                default_sel,
+                spec.default.min_instances,
+                f"\nand on (job, environment)\n  {instrumented}",
+                "default",
+            )
         )
     rules.extend(
         alert(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from alerting.context import Context
 from alerting.model import Alert, RuleGroup
-from alerting.promql import sum_rate
+from alerting.promql import SERVICE, sum_rate
 
 
 def group(ctx: Context) -> RuleGroup:
@@ -42,21 +42,25 @@ def group(ctx: Context) -> RuleGroup:
             labels=labels,
         )
 
-    by_signal = ("job", "signal")
+    by_signal = (*SERVICE, "signal")
     dropped = sum_rate("fleetobs_telemetry_dropped_total", d("10m"), by_signal)
     exported = sum_rate("fleetobs_telemetry_exported_total", d("10m"), by_signal)
     log_failures = sum_rate(
-        "fleetobs_telemetry_export_failures_total", d("5m"), ("job", "instance"), 'signal="logs"'
+        "fleetobs_telemetry_export_failures_total", d("5m"), (*SERVICE, "instance"), 'signal="logs"'
     )
-    log_exports = sum_rate("fleetobs_telemetry_exported_total", d("5m"), ("job", "instance"), 'signal="logs"')
-    by_task = ("job", "task_name")
+    log_exports = sum_rate(
+        "fleetobs_telemetry_exported_total", d("5m"), (*SERVICE, "instance"), 'signal="logs"'
+    )
+    by_task = (*SERVICE, "task_name")
     executions = "fleetobs_task_executions_total"
     failures = sum_rate(executions, d("15m"), by_task, 'task_state="failure"')
     finished = sum_rate(executions, d("15m"), by_task)
-    wait_buckets = sum_rate("fleetobs_task_queue_wait_seconds_bucket", d("10m"), ("task_name", "le"))
+    wait_buckets = sum_rate(
+        "fleetobs_task_queue_wait_seconds_bucket", d("10m"), ("environment", "task_name", "le")
+    )
     wait_p95 = f"histogram_quantile(0.95, {wait_buckets})"
-    published = sum_rate("fleetobs_task_published_total", d("15m"), ("task_name",))
-    started = sum_rate(executions, d("15m"), ("task_name",))
+    published = sum_rate("fleetobs_task_published_total", d("15m"), ("environment", "task_name"))
+    started = sum_rate(executions, d("15m"), ("environment", "task_name"))
     rules = (
         alert(
             "FleetobsTelemetryDropped",
@@ -72,7 +76,7 @@ def group(ctx: Context) -> RuleGroup:
         ),
         alert(
             "FleetobsLogShippingFailing",
-            f"{log_failures} > 0\nunless on (job, instance)\n  {log_exports} > 0",
+            f"{log_failures} > 0\nunless on (job, environment, instance)\n  {log_exports} > 0",
             "10m",
             "warning",
             "{{ $labels.instance }} of {{ $labels.job }} cannot ship its logs.",
@@ -84,7 +88,7 @@ def group(ctx: Context) -> RuleGroup:
         ),
         alert(
             "FleetobsTaskFailures",
-            f"{failures}\n/\n{finished} > {t.task_failure_ratio}\nand on (job, task_name)\n  "
+            f"{failures}\n/\n{finished} > {t.task_failure_ratio}\nand on (job, environment, task_name)\n  "
             f"{finished} > {t.task_min_rate}",
             "15m",
             "warning",
@@ -109,7 +113,7 @@ def group(ctx: Context) -> RuleGroup:
         ),
         alert(
             "FleetobsTaskQueueBacklog",
-            f"{published} > {t.task_min_rate}\nunless on (task_name)\n  {started} > 0",
+            f"{published} > {t.task_min_rate}\nunless on (environment, task_name)\n  {started} > 0",
             "15m",
             "warning",
             "Background task {{ $labels.task_name }} is queued but no worker runs it.",

@@ -22,7 +22,8 @@ def group(ctx: Context) -> RuleGroup:
         alert="FleetobsRouteErrorSpike",
         expr=(
             f"{error_ratio('job_route', '5m')}{excluded} > {t.route_error_ratio}\n"
-            f"and on (job, http_route)\n  {requests_rate('job_route', '5m')} > {t.route_min_request_rate}"
+            f"and on (job, environment, http_route)\n"
+            f"  {requests_rate('job_route', '5m')} > {t.route_min_request_rate}"
         ),
         for_=d.for_("5m"),
         severity="warning",
@@ -40,7 +41,8 @@ def group(ctx: Context) -> RuleGroup:
             f"{p99_now}\n  > {t.route_p99_regression_factor} * "
             f"({quantile('job_route', 'p99', '1d')} offset {d('1h')})\n"
             f"and\n  {p99_now} > {t.route_p99_floor_seconds}\n"
-            f"and on (job, http_route)\n  {requests_rate('job_route', '30m')} > {t.route_min_request_rate}"
+            f"and on (job, environment, http_route)\n"
+            f"  {requests_rate('job_route', '30m')} > {t.route_min_request_rate}"
         ),
         for_=d.for_("15m"),
         severity="warning",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from alerting.context import Context
 from alerting.model import Alert, RuleGroup
-from alerting.promql import check_labels, series, sum_rate
+from alerting.promql import SERVICE, check_labels, series, sum_rate
 
 
 def group(ctx: Context) -> RuleGroup:
@@ -39,14 +39,14 @@ def group(ctx: Context) -> RuleGroup:
             dashboard_url=ctx.dashboard(dashboard, *variables),
         )
 
-    check_labels("fleetobs_build_info", ("job", "service_version"))
+    check_labels("fleetobs_build_info", (*SERVICE, "service_version"))
     deployed = (
-        "count by (job) (\n    count by (job, service_version) "
+        "count by (job, environment) (\n    count by (job, environment, service_version) "
         f"(max_over_time({series('fleetobs_build_info')}[{d('6h')}]))\n  ) > 1"
     )
     n_plus_one_now = "job:fleetobs_db_n_plus_one:ratio_rate30m"
     connection_errors = sum_rate(
-        "fleetobs_db_connection_errors_total", d("2m"), ("job", "instance", "db_alias")
+        "fleetobs_db_connection_errors_total", d("2m"), (*SERVICE, "instance", "db_alias")
     )
     rules = (
         alert(
@@ -114,10 +114,10 @@ def group(ctx: Context) -> RuleGroup:
         ),
         alert(
             "FleetobsNPlusOneRising",
-            f"{n_plus_one_now} > {t.n_plus_one_ratio}\nand on (job)\n  {n_plus_one_now}\n"
+            f"{n_plus_one_now} > {t.n_plus_one_ratio}\nand on (job, environment)\n  {n_plus_one_now}\n"
             f"  > 2 * (\n    (job:fleetobs_db_n_plus_one:ratio_rate1d offset {d('6h')})\n"
-            f"    or on (job) (job:http_server_requests:rate1d offset {d('6h')}) * 0\n  )\n"
-            f"and on (job)\n  {deployed}",
+            f"    or on (job, environment) (job:http_server_requests:rate1d offset {d('6h')}) * 0\n  )\n"
+            f"and on (job, environment)\n  {deployed}",
             "30m",
             "info",
             "{{ $labels.job }} runs N+1 queries on more requests since its last deploy.",
@@ -130,7 +130,7 @@ def group(ctx: Context) -> RuleGroup:
         ),
         alert(
             "FleetobsMigrationsUnapplied",
-            f"max by (job, db_alias) ({series('fleetobs_django_migrations_unapplied')}) > 0",
+            f"max by (job, environment, db_alias) ({series('fleetobs_django_migrations_unapplied')}) > 0",
             "15m",
             "warning",
             "{{ $labels.job }} runs code whose database migrations are not applied.",

@@ -74,6 +74,21 @@ def http_count(
     return f"{HTTP}_count{sel}", values
 
 
+def http_selector(
+    job: str, status: str, route: str = "shop/products/", instance: str = "i1", **extra: str
+) -> str:
+    """The request counter's selector with extra target labels (``environment=...``)."""
+    sel = labels(
+        job=job,
+        instance=instance,
+        http_request_method="GET",
+        http_route=route,
+        http_response_status_code=status,
+        **extra,
+    )
+    return f"{HTTP}_count{sel}"
+
+
 def http_bucket(
     job: str, le: str, values: str, route: str = "shop/products/", status: str = "200", instance: str = "i1"
 ) -> tuple[str, str]:
@@ -847,6 +862,42 @@ def _cases() -> list[Case]:
             ),
         ),
         Case("Watchdog", "always fires, with no input at all", "1m", {}, [Expect({"severity": "info"}, "1")]),
+        # --- target labels: environment, where the scrape config adds it -----------------------
+        # Every case above feeds series with job and instance only, as a plain scrape config
+        # gives them. Where an environment label exists, two environments sharing a job stay apart.
+        Case(
+            "FleetobsServiceDown",
+            "api is down in production while its staging instance is up (one Prometheus, two environments)",
+            "10m",
+            dict(
+                [
+                    series("up", "1x2 0x8", job="api", instance="i1", environment="production"),
+                    series("up", "1x2 0x8", job="api", instance="i2", environment="production"),
+                    series("up", "1x10", job="api", instance="i3", environment="staging"),
+                ]
+            ),
+            [Expect({"job": "api", "environment": "production", "severity": "critical"}, "0")],
+        ),
+        Case(
+            "FleetobsAvailabilityBudgetBurn",
+            "2% errors in production page, with its environment; a healthy staging does not dilute them",
+            "30m",
+            {
+                http_selector("api", "200", environment="production"): "0+588x60",
+                http_selector("api", "500", environment="production"): "0+12x60",
+                http_selector("api", "200", environment="staging"): "0+600x60",
+            },
+            [
+                Expect(
+                    {
+                        **burn("api", "availability", "critical", w[0], w[1], "default", "").labels,
+                        "environment": "production",
+                    },
+                    "2%",
+                )
+                for w in (("1h", "5m"), ("6h", "30m"))
+            ],
+        ),
     ]
 
 

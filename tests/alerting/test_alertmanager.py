@@ -104,10 +104,11 @@ def test_receivers_cover_webhook_email_slack_and_pagerduty() -> None:
 
 def test_grouping_and_inhibition() -> None:
     config = yaml.safe_load(COMPOSE_ALERTMANAGER.read_text())
-    assert config["route"]["group_by"] == ["alertname", "job"]
+    # environment (where the scrape config adds it) keeps one environment's alerts apart from another's.
+    assert config["route"]["group_by"] == ["alertname", "job", "environment"]
     assert config["inhibit_rules"] == alertmanager.INHIBIT_RULES
     instance_down = config["inhibit_rules"][0]
-    assert instance_down["equal"] == ["job", "instance"]
+    assert instance_down["equal"] == ["job", "environment", "instance"]
     critical = config["inhibit_rules"][2]
     assert (critical["source_matchers"], critical["target_matchers"]) == (
         ['severity="critical"'],

@@ -149,7 +149,9 @@ def test_error_burst_pages_and_resolves_then_instance_down_inhibits(fleet: Fleet
 
     # ... and inhibits that instance's other alerts, not those of its healthy sibling.
     ends = (datetime.now(UTC) + timedelta(minutes=10)).isoformat()
-    other = {"alertname": "FleetobsCPUNearLimit", "severity": "warning", "job": "shop"}
+    # Posted as Prometheus would send them: with the target labels of the instance (environment too).
+    target = {k: v for k, v in down["labels"].items() if k in ("job", "environment")}
+    other = {"alertname": "FleetobsCPUNearLimit", "severity": "warning", **target}
     fleet.alertmanager.post_alerts(
         [
             {"labels": {**other, "instance": name}, "annotations": {"summary": "test"}, "endsAt": ends}

@@ -71,6 +71,13 @@ def test_generated_inhibitions_mute_the_right_alerts(tmp_path: Path) -> None:
                 # A whole service down mutes its per-instance availability alerts.
                 _alert("FleetobsServiceDown", "critical", job="cart"),
                 _alert("FleetobsInstanceDown", "warning", job="cart", instance="cart-1"),
+                # Where targets carry an environment, a service down in one environment mutes that
+                # environment's instance alerts only.
+                _alert("FleetobsServiceDown", "critical", job="web", environment="production"),
+                _alert(
+                    "FleetobsInstanceDown", "warning", job="web", instance="web-1", environment="production"
+                ),
+                _alert("FleetobsInstanceDown", "warning", job="web", instance="web-2", environment="staging"),
             ]
             manager.post_alerts(alerts)
             states = _states(manager, len(alerts))
@@ -83,6 +90,9 @@ def test_generated_inhibitions_mute_the_right_alerts(tmp_path: Path) -> None:
                 ("FleetobsFileDescriptorsNearLimit", "warning", "api", "api-2"): "active",
                 ("FleetobsServiceDown", "critical", "cart", ""): "active",
                 ("FleetobsInstanceDown", "warning", "cart", "cart-1"): "suppressed",
+                ("FleetobsServiceDown", "critical", "web", ""): "active",
+                ("FleetobsInstanceDown", "warning", "web", "web-1"): "suppressed",
+                ("FleetobsInstanceDown", "warning", "web", "web-2"): "active",
             }
             # Notifications reach the routed receivers, without the muted alerts.
             sink.wait_for(lambda a: a["labels"].get("alertname") == "FleetobsServiceDown", timeout=30)

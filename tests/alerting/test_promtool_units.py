@@ -34,6 +34,17 @@ def test_every_alert_has_a_firing_and_a_quiet_case(compose_ctx) -> None:
     assert (firing | quiet) <= names, "cases for alerts that no longer exist"
 
 
+def test_every_alert_fires_on_series_with_job_and_instance_only(compose_ctx) -> None:
+    """A plain scrape config gives only ``job`` and ``instance``: each alert has a firing case fed
+    nothing more (and some cases add ``environment``, which the alert then keeps)."""
+    plain = {c.alert for c in promtool_cases.CASES if c.fires and "environment=" not in "".join(c.series)}
+    assert set(api.alert_names(compose_ctx)) - plain == set()
+    labelled = [c for c in promtool_cases.CASES if c.fires and "environment=" in "".join(c.series)]
+    assert labelled
+    for case in labelled:
+        assert all("environment" in e.labels for e in case.expect), case.name
+
+
 def test_slo_alerts_have_a_low_traffic_case_and_saturation_alerts_a_blip() -> None:
     quiet = {(c.alert, c.name.split(":")[0]) for c in promtool_cases.CASES if not c.fires}
     for alert in ("FleetobsAvailabilityBudgetBurn", "FleetobsLatencyBudgetBurn"):
