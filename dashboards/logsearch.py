@@ -3,9 +3,9 @@
 Every field a log panel filters, groups or shows goes through :func:`field`, which raises
 ``KeyError`` for a name not in :data:`instrumentation.catalog.LOG_FIELDS` (so the panels only
 use fields the index template maps). Queries are Lucene strings; the dashboard variables are
-matched as regular expressions (``service.name:/${job:regex}/``) so Grafana's ``All`` value
-``.+`` matches every service, as it does in PromQL. The Prometheus ``job`` label is the
-service name, which logs carry as ``service.name``.
+matched as regular expressions (``service.name:/${job:regex}/``) so Grafana's ``All`` values
+(``.+``, and ``.*`` for the environment) match every service, as they do in PromQL. The
+Prometheus ``job`` label is the service name, which logs carry as ``service.name``.
 
 Log lines carry no Prometheus ``instance``: they name the machine or container that wrote them
 (``host.name``), and a scrape address (``10.1.2.3:8000``) cannot be turned into that name. So
