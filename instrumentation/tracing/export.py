@@ -168,6 +168,12 @@ def _rejected(answer: bytes) -> int:
         return 0
 
 
+def _insecure_from_environment() -> bool:
+    environ = os.environ
+    value = environ.get("OTEL_EXPORTER_OTLP_TRACES_INSECURE") or environ.get("OTEL_EXPORTER_OTLP_INSECURE")
+    return (value or "").strip().lower() == "true"
+
+
 def create_exporter(settings: Settings) -> BatchExporter:
     """The OTLP exporter the settings ask for: HTTP/protobuf by default, gRPC on request."""
     headers = dict(parse_env_headers(settings.otlp_headers, liberal=True)) if settings.otlp_headers else None
@@ -179,11 +185,60 @@ def create_exporter(settings: Settings) -> BatchExporter:
         endpoint = settings.otlp_endpoint or DEFAULT_GRPC_ENDPOINT
         if endpoint.endswith("/v1/traces"):  # the generic OTLP endpoint with the HTTP path appended
             endpoint = endpoint[: -len("/v1/traces")]
-        insecure = not endpoint.startswith("https://")
+        insecure = not endpoint.startswith("https://") or _insecure_from_environment()
         return SdkExporter(
             GrpcExporter(endpoint=endpoint, insecure=insecure, headers=headers, timeout=timeout)
         )
     return OtlpHttpExporter(OtlpHttpSender(settings.otlp_endpoint or DEFAULT_HTTP_ENDPOINT, headers, timeout))
+
+
+class FanOut:
+    """Several exporters (``OTEL_TRACES_EXPORTER=otlp,console``): each gets every batch; the
+    first failure is raised after all were tried; rejections are the largest any reported."""
+
+    def __init__(self, exporters: Sequence[BatchExporter]) -> None:
+        self.exporters = list(exporters)
+
+    def export(
+        self, batch: Sequence[FastSpan | ReadableSpan], resource: Resource, scope: InstrumentationScope
+    ) -> int:
+        rejected = 0
+        failure: BaseException | None = None
+        for exporter in self.exporters:
+            try:
+                rejected = max(rejected, exporter.export(batch, resource, scope))
+            except Exception as exc:  # noqa: BLE001 - the others still get the batch
+                failure = failure or exc
+        if failure is not None:
+            raise failure
+        return rejected
+
+    def shutdown(self) -> None:
+        for exporter in self.exporters:
+            with contextlib.suppress(Exception):
+                exporter.shutdown()
+
+
+def exporter_names(settings: Settings) -> list[str]:
+    """``TRACES_EXPORTER`` (``OTEL_TRACES_EXPORTER``) as a list of known names, ``none`` removed."""
+    names = [part.strip().lower() for part in settings.traces_exporter.split(",") if part.strip()]
+    return [name for name in names if name in {"otlp", "console"}]
+
+
+def create_exporters(settings: Settings) -> BatchExporter:
+    """The exporters ``TRACES_EXPORTER`` names: OTLP (when an endpoint is set) and/or console."""
+    exporters: list[BatchExporter] = []
+    names = exporter_names(settings)
+    if "otlp" in names and settings.otlp_endpoint:
+        exporters.append(create_exporter(settings))
+    if "console" in names:
+        import sys
+
+        from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+        # sys.stdout as it is now, not as it was when the SDK was imported (its default).
+        exporters.append(SdkExporter(ConsoleSpanExporter(out=sys.stdout)))
+    return exporters[0] if len(exporters) == 1 else FanOut(exporters)
 
 
 def _count(name: str, labels: tuple[str, ...], amount: float = 1) -> None:

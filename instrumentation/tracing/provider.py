@@ -16,8 +16,10 @@
   processor still gets sampled spans: it may be the team's exporter.
 * **Sampler, propagation, exporter** from :mod:`instrumentation.conf` (``FLEET_OBSERVABILITY``
   over the ``OTEL_*`` variables). The exporter is created on first export, in the process that
-  exports. Without an endpoint nothing is recorded or exported, but sampling decisions are
-  still made and propagated: trace ids reach logs, response headers, exemplars and callees.
+  exports; ``TRACES_EXPORTER`` (``OTEL_TRACES_EXPORTER``) picks ``otlp``, ``console``, both,
+  or ``none``. Without an endpoint (or with ``none``) nothing is recorded or exported, but
+  sampling decisions are still made and propagated: trace ids reach logs, response headers,
+  exemplars and callees.
 * **Optional instrumentations**: requests, httpx and urllib3 through the OpenTelemetry contrib
   packages when they are installed (skipped quietly when not), template rendering when
   ``TRACE_TEMPLATES`` is on.
@@ -45,7 +47,13 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from instrumentation import conf
 from instrumentation.conf import Settings
 from instrumentation.tracing import contrib, otlp
-from instrumentation.tracing.export import BatchExporter, SdkExporter, SpanBatcher, create_exporter
+from instrumentation.tracing.export import (
+    BatchExporter,
+    SdkExporter,
+    SpanBatcher,
+    create_exporters,
+    exporter_names,
+)
 from instrumentation.tracing.propagation import Extractor, extractor_for_environment
 from instrumentation.tracing.resource import base_resource
 from instrumentation.tracing.sampling import Decider, SamplerConfig, from_settings
@@ -169,7 +177,14 @@ def setup(
     sampler = from_settings(settings.traces_sampler, settings.traces_sampler_arg)
     # Nowhere to send spans: decide and propagate as usual (ids for logs, exemplars, callees) but
     # record nothing, so no CPU is spent on spans that would be thrown away.
-    record = exporter is not None or exporter_factory is not None or bool(settings.otlp_endpoint)
+    # OTEL_TRACES_EXPORTER=none (or otlp without an endpoint) exports nothing, console prints.
+    names = exporter_names(settings)
+    record = (
+        exporter is not None
+        or exporter_factory is not None
+        or ("otlp" in names and bool(settings.otlp_endpoint))
+        or "console" in names
+    )
     current = trace_api.get_tracer_provider()
     tracer: trace_api.Tracer | None = None
     batcher: SpanBatcher | None = None
@@ -187,7 +202,7 @@ def setup(
         def factory() -> BatchExporter:
             if exporter_factory is not None:
                 return exporter_factory()
-            return SdkExporter(chosen) if chosen is not None else create_exporter(settings)
+            return SdkExporter(chosen) if chosen is not None else create_exporters(settings)
 
         batcher = SpanBatcher(
             factory,

@@ -56,6 +56,8 @@ class ReceivedSpan:
     flags: int
     start_ns: int
     end_ns: int
+    dropped_attributes: int = 0
+    dropped_events: int = 0
 
 
 def decode(body: bytes) -> list[ReceivedSpan]:
@@ -84,6 +86,8 @@ def decode(body: bytes) -> list[ReceivedSpan]:
                         flags=span.flags,
                         start_ns=span.start_time_unix_nano,
                         end_ns=span.end_time_unix_nano,
+                        dropped_attributes=span.dropped_attributes_count,
+                        dropped_events=span.dropped_events_count,
                     )
                 )
     return spans
@@ -94,6 +98,8 @@ class _Store:
     spans: list[ReceivedSpan] = field(default_factory=list)
     requests: int = 0
     bad_requests: int = 0
+    #: The HTTP headers of every export request, lower-cased names.
+    headers: list[dict[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -145,6 +151,7 @@ class OtlpReceiver:
                     body = gzip.decompress(body)
                 with receiver.store.lock:
                     receiver.store.requests += 1
+                    receiver.store.headers.append({k.lower(): v for k, v in self.headers.items()})
                 if receiver.mode == "slow":
                     time.sleep(receiver.delay)
                 if receiver.mode == "fail":
