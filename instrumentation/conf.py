@@ -16,6 +16,7 @@ import socket
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 from typing import Any
+from urllib.parse import unquote
 
 SETTING_NAME = "FLEET_OBSERVABILITY"
 
@@ -33,10 +34,25 @@ ENV_FALLBACKS: dict[str, str] = {
     "OTLP_HEADERS": "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
     "TRACES_SAMPLER": "OTEL_TRACES_SAMPLER",
     "TRACES_SAMPLER_ARG": "OTEL_TRACES_SAMPLER_ARG",
+    "TRACE_PARENT_TRUST": "FLEETOBS_TRACE_PARENT_TRUST",
+    "TRACE_TRUSTED_NETWORKS": "FLEETOBS_TRACE_TRUSTED_NETWORKS",
+    "TRACE_TRUSTED_HEADERS": "FLEETOBS_TRACE_TRUSTED_HEADERS",
     "LOG_FORMAT": "FLEETOBS_LOG_FORMAT",
     "LOG_LEVEL": "FLEETOBS_LOG_LEVEL",
     "ELASTICSEARCH_URL": "FLEETOBS_ELASTICSEARCH_URL",
     "ELASTICSEARCH_API_KEY": "FLEETOBS_ELASTICSEARCH_API_KEY",
+}
+# Further OpenTelemetry variables per key, tried in order; milliseconds become seconds.
+_OTEL_MORE: dict[str, tuple[tuple[str, float | None], ...]] = {
+    "SPAN_EXPORT_TIMEOUT": (
+        ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", 1000.0),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", 1000.0),
+        ("OTEL_BSP_EXPORT_TIMEOUT", 1000.0),
+    ),
+    "SPAN_SCHEDULE_DELAY": (("OTEL_BSP_SCHEDULE_DELAY", 1000.0),),
+    "SPAN_QUEUE_SIZE": (("OTEL_BSP_MAX_QUEUE_SIZE", None),),
+    "SPAN_BATCH_SIZE": (("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", None),),
+    "TRACES_EXPORTER": (("OTEL_TRACES_EXPORTER", None),),
 }
 # Generic OTLP variables consulted when the traces-specific one is unset.
 _OTLP_GENERIC = {
@@ -119,6 +135,10 @@ class Settings:
     span_batch_size: int = 512
     span_export_timeout: float = 10.0
     span_schedule_delay: float = 1.0
+    traces_exporter: str = "otlp"
+    trace_parent_trust: str = "all"
+    trace_trusted_networks: tuple[str, ...] = ()
+    trace_trusted_headers: tuple[str, ...] = ()
     # Logging.
     logging_configure: bool = True
     log_format: str = "json"
@@ -186,6 +206,13 @@ def _from_environment(key: str) -> str | None:
         if value is not None and key == "OTLP_ENDPOINT":
             # The generic endpoint is a base URL; the traces path is appended (OTel spec).
             value = value.rstrip("/") + "/v1/traces"
+    for name, scale in _OTEL_MORE.get(key, ()) if value is None else ():
+        found = os.environ.get(name, "").strip()
+        if found:
+            try:
+                return str(float(found) / scale) if scale else found
+            except ValueError:
+                return f"{found} (from {name})"  # reported by the checks as invalid
     return value
 
 
@@ -195,7 +222,7 @@ def _resource_attributes() -> dict[str, str]:
     for item in pairs.split(","):
         key, sep, value = item.partition("=")
         if sep and key.strip():
-            result[key.strip()] = value.strip()
+            result[key.strip()] = unquote(value.strip())  # values are percent-encoded (OTel spec)
     return result
 
 
@@ -247,6 +274,23 @@ def _validate(s: Settings) -> list[tuple[str, str]]:
         problems.append(
             ("TRACES_SAMPLER", f"must be one of {sorted(KNOWN_SAMPLERS)}, got {s.traces_sampler!r}")
         )
+    exporters = {part.strip().lower() for part in s.traces_exporter.split(",")}
+    if not exporters <= {"otlp", "console", "none"}:
+        problems.append(
+            ("TRACES_EXPORTER", f"must be otlp, console, none or a list of them, got {s.traces_exporter!r}")
+        )
+    if s.trace_parent_trust not in {"all", "trusted"}:
+        problems.append(("TRACE_PARENT_TRUST", f"must be 'all' or 'trusted', got {s.trace_parent_trust!r}"))
+    problems.extend(
+        ("TRACE_TRUSTED_NETWORKS", f"not a network: {net!r}")
+        for net in s.trace_trusted_networks
+        if not _is_network(net)
+    )
+    problems.extend(
+        ("TRACE_TRUSTED_HEADERS", f"must be 'Header-Name=value', got {item.partition('=')[0]!r}=...")
+        for item in s.trace_trusted_headers
+        if not item.partition("=")[0].strip() or not item.partition("=")[2].strip()
+    )
     if s.log_format not in {"json", "console"}:
         problems.append(("LOG_FORMAT", f"must be 'json' or 'console', got {s.log_format!r}"))
     if s.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
