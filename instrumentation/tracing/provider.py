@@ -58,6 +58,7 @@ from instrumentation.tracing.propagation import Extractor, extractor_for_environ
 from instrumentation.tracing.resource import base_resource
 from instrumentation.tracing.sampling import Decider, SamplerConfig, from_settings
 from instrumentation.tracing.spans import FastSpan, configure_limits
+from instrumentation.tracing.trust import Untrusted, untrusted_check
 
 logger = logging.getLogger("fleetobs.tracing")
 
@@ -120,6 +121,8 @@ class TracingState:
     instrumented: list[Any] = dataclasses.field(default_factory=list)
     #: The SDK form of ``sampler`` (swapped in when a team's processor is added without an endpoint).
     switchable: _SwitchableSampler | None = None
+    #: ``TRACE_PARENT_TRUST='trusted'``: which callers' sampled flag is replaced (see ``trust``).
+    untrusted: Untrusted | None = None
 
     @property
     def fast(self) -> bool:
@@ -243,6 +246,7 @@ def setup(
         excluded_paths=frozenset(route.strip("/") for route in settings.metrics_excluded_routes),
         installed_global=installed,
         switchable=switchable,
+        untrusted=untrusted_check(settings),
     )
     _state.instrumented = contrib.instrument(provider, settings)
     if not _atexit_registered:

@@ -44,6 +44,7 @@ from instrumentation.catalog import HTTP_METHODS, UNMATCHED_ROUTE
 from instrumentation.tracing.ids import new_span_id, new_trace_id, trace_hex
 from instrumentation.tracing.provider import TracingState
 from instrumentation.tracing.spans import FastSpan, exception_attributes
+from instrumentation.tracing.trust import resampled
 
 _METHODS = {method: method for method in HTTP_METHODS}
 _SAMPLED = TraceFlags(1)
@@ -217,6 +218,9 @@ def start_request(state: TracingState, request: Any) -> RequestHandle:
     if outer_context.is_valid and not outer_context.is_remote:
         return _adopt(outer, outer_context.trace_id, attributes, name_method)
     parent, base = state.extract(meta)
+    untrusted = state.untrusted
+    if parent is not None and untrusted is not None and untrusted(meta):
+        parent = resampled(parent, state.sampler.bound)
     span: trace_api.Span
     if state.tracer is None:
         trace_id = parent.trace_id if parent is not None else new_trace_id()
