@@ -4,6 +4,7 @@
 ``fleetobs.E001``     ``ObservabilityMiddleware`` is not in ``MIDDLEWARE``.
 ``fleetobs.E002``     ``ObservabilityMiddleware`` is listed more than once.
 ``fleetobs.E003``     A ``FLEET_OBSERVABILITY`` value (or its environment variable) is invalid.
+``fleetobs.E004``     ``/metrics`` would be served to the internet (``check --deploy`` only).
 ``fleetobs.W001``     ``ObservabilityMiddleware`` is not the first middleware.
 ``fleetobs.W002``     ``FLEET_OBSERVABILITY`` has a key this version does not know.
 ``fleetobs.W003``     ``/metrics`` is open to the world while ``DEBUG`` is off.
@@ -121,6 +122,22 @@ def check_metrics_exposure(app_configs: Any = None, **kwargs: Any) -> list[check
     return []
 
 
+def check_metrics_deploy(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """``check --deploy``: an error when ``/metrics`` would be readable through the internet."""
+    if django_settings.DEBUG:
+        return []
+    return [
+        checks.Error(
+            f"/metrics would be served to the internet: {reason}.",
+            hint="Set METRICS_BEARER_TOKEN (FLEETOBS_METRICS_TOKEN) and give it to Prometheus "
+            "(authorization.credentials), or keep METRICS_ALLOWED_NETWORKS private and "
+            "METRICS_TRUST_PROXY off. See docs/security.md.",
+            id="fleetobs.E004",
+        )
+        for reason in access.exposures(conf.get_settings())
+    ]
+
+
 def check_urls(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     from django.urls import NoReverseMatch, reverse
 
@@ -146,4 +163,5 @@ def register() -> None:
     checks.register(check_opentelemetry, checks.Tags.compatibility)
     checks.register(check_settings, checks.Tags.compatibility)
     checks.register(check_metrics_exposure, checks.Tags.security, deploy=False)
+    checks.register(check_metrics_deploy, checks.Tags.security, deploy=True)
     checks.register(check_urls, checks.Tags.urls)

@@ -27,6 +27,7 @@ ENV_FALLBACKS: dict[str, str] = {
     "ENVIRONMENT": "FLEETOBS_ENVIRONMENT",
     "METRICS_ENABLED": "FLEETOBS_METRICS_ENABLED",
     "METRICS_BEARER_TOKEN": "FLEETOBS_METRICS_TOKEN",
+    "METRICS_TRUST_PROXY": "FLEETOBS_METRICS_TRUST_PROXY",
     "METRICS_PORT": "FLEETOBS_METRICS_PORT",
     "TRACING_ENABLED": "FLEETOBS_TRACING_ENABLED",
     "OTLP_ENDPOINT": "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
@@ -117,6 +118,7 @@ class Settings:
     metrics_excluded_routes: tuple[str, ...] = ("metrics", "healthz", "readyz")
     metrics_allowed_networks: tuple[str, ...] = DEFAULT_ALLOWED_NETWORKS
     metrics_bearer_token: str | None = None
+    metrics_trust_proxy: bool = False
     metrics_port: int | None = None
     exemplars_enabled: bool = True
     n_plus_one_threshold: int = 5

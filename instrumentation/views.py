@@ -7,6 +7,7 @@ serves requests, so a database outage does not get every pod restarted.
 
 from __future__ import annotations
 
+from django.conf import settings as django_settings
 from django.db import connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
@@ -21,7 +22,7 @@ from instrumentation.metrics import exposition
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
     settings = conf.get_settings()
-    denied = access.check(request, settings)
+    denied = access.check(request, settings, debug=django_settings.DEBUG)
     if denied is not None:
         response = HttpResponse(status=denied)
         if denied == 401:

@@ -80,3 +80,55 @@ def test_w003_silent_with_a_token() -> None:
 @override_settings(ROOT_URLCONF="tests.project.urls_without_metrics")
 def test_w004_metrics_url_missing() -> None:
     assert ids(checks.check_urls()) == ["fleetobs.W004"]
+
+
+def deploy_ids() -> list[str]:
+    """The fleetobs ids ``manage.py check --deploy`` reports (the registered checks, deploy ones too)."""
+    from django.core.checks import run_checks
+
+    return sorted(m.id for m in run_checks(include_deployment_checks=True) if m.id.startswith("fleetobs."))
+
+
+@pytest.mark.parametrize(
+    "exposing",
+    [
+        {"METRICS_ALLOWED_NETWORKS": ["0.0.0.0/0"]},
+        {"METRICS_ALLOWED_NETWORKS": ["::/0"]},
+        {"METRICS_ALLOWED_NETWORKS": ["10.0.0.0/8", "8.8.8.0/24"]},
+        {"METRICS_TRUST_PROXY": True},
+    ],
+)
+def test_e004_deploy_metrics_exposed(exposing: dict[str, object]) -> None:
+    with override_settings(DEBUG=False, FLEET_OBSERVABILITY={**BASE, **exposing}):
+        messages = checks.check_metrics_deploy()
+        reported = deploy_ids()
+    assert ids(messages) == ["fleetobs.E004"]
+    assert messages[0].is_serious()
+    assert "fleetobs.E004" in reported
+
+
+@pytest.mark.parametrize(
+    "safe",
+    [
+        {},
+        {"METRICS_ALLOWED_NETWORKS": ["0.0.0.0/0"], "METRICS_BEARER_TOKEN": "t"},
+        {"METRICS_TRUST_PROXY": True, "METRICS_BEARER_TOKEN": "t"},
+        {"METRICS_ALLOWED_NETWORKS": ["127.0.0.1/32"]},
+        {"METRICS_ALLOWED_NETWORKS": ["0.0.0.0/0"], "METRICS_ENABLED": False},
+    ],
+)
+def test_e004_silent_when_metrics_are_closed(safe: dict[str, object]) -> None:
+    with override_settings(DEBUG=False, FLEET_OBSERVABILITY={**BASE, **safe}):
+        assert checks.check_metrics_deploy() == []
+
+
+@override_settings(DEBUG=True, FLEET_OBSERVABILITY={**BASE, "METRICS_TRUST_PROXY": True})
+def test_e004_silent_while_debugging() -> None:
+    assert checks.check_metrics_deploy() == []
+
+
+def test_e004_only_under_deploy() -> None:
+    from django.core.checks import run_checks
+
+    with override_settings(DEBUG=False, FLEET_OBSERVABILITY={**BASE, "METRICS_TRUST_PROXY": True}):
+        assert "fleetobs.E004" not in [m.id for m in run_checks()]

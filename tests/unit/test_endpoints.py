@@ -67,3 +67,61 @@ def test_health_and_readiness() -> None:
 def test_unapplied_migrations_gauge_is_computed_at_scrape() -> None:
     body = Client().get("/metrics").content.decode()
     assert 'fleetobs_django_migrations_unapplied{db_alias="default"} 0.0' in body
+
+
+# --- behind a reverse proxy ----------------------------------------------------------------------
+#: What nginx, an ingress controller, a cloud load balancer or a CDN adds to a forwarded request.
+PROXY_HEADERS = [
+    {"HTTP_X_FORWARDED_FOR": "203.0.113.9"},
+    {"HTTP_X_FORWARDED_FOR": "10.0.0.7, 203.0.113.9"},
+    {"HTTP_FORWARDED": "for=203.0.113.9;proto=https"},
+    {"HTTP_X_REAL_IP": "203.0.113.9"},
+    {"HTTP_VIA": "1.1 google"},
+    {"HTTP_TRUE_CLIENT_IP": "203.0.113.9"},
+    {"HTTP_CF_CONNECTING_IP": "203.0.113.9"},
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("forwarded", PROXY_HEADERS, ids=lambda h: next(iter(h)))
+def test_metrics_refused_through_a_proxy_without_a_token(forwarded: dict[str, str]) -> None:
+    # The proxy connects from loopback or a private address, which the default networks allow.
+    for proxy in ("127.0.0.1", "10.0.0.2", "::1"):
+        response = Client(REMOTE_ADDR=proxy).get("/metrics", **forwarded)
+        assert response.status_code == 403, (proxy, forwarded)
+        assert b"http_server" not in response.content
+
+
+@pytest.mark.django_db
+def test_metrics_forwarding_headers_that_name_no_client_do_not_count() -> None:
+    # A TLS-terminating sidecar in front of a direct scrape adds only these.
+    headers = {"HTTP_X_FORWARDED_PROTO": "https", "HTTP_X_REQUEST_ID": "abc"}
+    assert Client(REMOTE_ADDR="10.0.0.2").get("/metrics", **headers).status_code == 200
+
+
+@pytest.mark.django_db
+@override_settings(FLEET_OBSERVABILITY={**BASE, "METRICS_BEARER_TOKEN": "s3cret-token"})
+def test_metrics_through_a_proxy_with_the_token() -> None:
+    client = Client(REMOTE_ADDR="127.0.0.1")
+    assert client.get("/metrics", HTTP_X_FORWARDED_FOR="203.0.113.9").status_code == 401
+    ok = client.get("/metrics", HTTP_X_FORWARDED_FOR="203.0.113.9", HTTP_AUTHORIZATION="Bearer s3cret-token")
+    assert ok.status_code == 200
+
+
+def proxied_status(proxy: str, client: str = "203.0.113.9") -> int:
+    """The status a scrape from ``client`` gets through a proxy connecting from ``proxy``."""
+    return Client(REMOTE_ADDR=proxy).get("/metrics", HTTP_X_FORWARDED_FOR=client).status_code
+
+
+@pytest.mark.django_db
+@override_settings(FLEET_OBSERVABILITY={**BASE, "METRICS_TRUST_PROXY": True})
+def test_metrics_through_a_trusted_proxy() -> None:
+    assert proxied_status("127.0.0.1") == 200
+    # Trusting the proxy does not widen the networks: the proxy itself must still be allowed.
+    assert proxied_status("203.0.113.7", client="10.0.0.1") == 403
+
+
+@pytest.mark.django_db
+@override_settings(DEBUG=True)
+def test_metrics_through_a_proxy_while_debugging() -> None:
+    assert proxied_status("127.0.0.1") == 200
