@@ -1,0 +1,37 @@
+"""``fleetobs serve SERVER ARGS...``: see :mod:`instrumentation.servers.launch`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from instrumentation.servers import logconfig
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from instrumentation.servers import launch
+
+    try:
+        launch.run(args.server, args.server_args)
+    except ModuleNotFoundError as exc:
+        print(f"fleetobs serve: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    serve = subparsers.add_parser(
+        "serve",
+        help="run uvicorn, hypercorn, granian or daphne with fleet-wide metrics and JSON logs",
+        description=(
+            "Run an ASGI server with every worker's metrics in one multiprocess directory and the "
+            "server's own log lines in the same JSON. Everything after SERVER is the server's own "
+            "command line, e.g. `fleetobs serve uvicorn project.asgi:application --workers 4`."
+        ),
+    )
+    serve.add_argument(
+        "server", choices=logconfig.SERVERS, metavar="SERVER", help=", ".join(logconfig.SERVERS)
+    )
+    serve.add_argument("server_args", nargs=argparse.REMAINDER, metavar="ARGS", help="the server's arguments")
+    serve.set_defaults(func=_serve)
