@@ -17,6 +17,7 @@ from importlib import metadata
 PLUGINS = (
     "instrumentation.cli",
     "instrumentation.logging.cli",
+    "instrumentation.servers.cli",
     "dashboards.cli",
     "alerting.cli",
     "sample_app.cli",
