@@ -21,6 +21,7 @@ PLUGINS = (
     "dashboards.cli",
     "alerting.cli",
     "sample_app.cli",
+    "doctor.cli",
 )
 
 
