@@ -114,9 +114,15 @@ def test_sigterm_always_stops_the_master(release: str, rounds: int, tmp_path: Pa
     print(f"gunicorn {release}: {rounds} SIGTERMs, slowest exit {max(stop_times):.2f} s")
 
 
-def scrape_counts(url: str) -> dict[tuple[str, int], float]:
-    with urllib.request.urlopen(url + "/metrics", timeout=30) as response:
-        text = response.read().decode()
+def scrape(app: Gunicorn) -> str:
+    try:
+        with urllib.request.urlopen(app.url + "/metrics", timeout=30) as response:
+            return str(response.read().decode())
+    except urllib.error.HTTPError as exc:
+        pytest.fail(f"/metrics answered {exc.code}\n{app.log_tail(60)}")
+
+
+def scrape_counts(text: str) -> dict[tuple[str, int], float]:
     return {(route, int(status)): float(value) for status, route, value in COUNT.findall(text)}
 
 
@@ -141,13 +147,12 @@ def test_recycling_workers_under_load_loses_nothing(recycling_app: Gunicorn) -> 
     seen = collections.Counter(ROUTES[path] for path in paths)
     recycled = recycling_app.log_path.read_text(errors="replace").count("Autorestarting worker")
     assert recycled >= 180, recycled  # about 200 worker exits, several at once
-    counts = scrape_counts(recycling_app.url)
+    text = scrape(recycling_app)
+    counts = scrape_counts(text)
     # The scrape itself is a request too (route "metrics"), which this comparison leaves out.
     assert {key: value for key, value in counts.items() if key[0] != "metrics"} == {
         key: float(n) for key, n in seen.items()
     }
-    with urllib.request.urlopen(recycling_app.url + "/metrics", timeout=30) as response:
-        text = response.read().decode()
     build = [line for line in text.splitlines() if line.startswith("fleetobs_build_info{")]
     assert build
     assert all(line.endswith(" 1.0") for line in build), build
