@@ -4,12 +4,15 @@
 datasource and dashboard-provider files); the output is byte-identical on every run.
 ``upload --url URL --token TOKEN [--folder NAME]`` saves them into a running Grafana; the token
 may also come from ``GRAFANA_TOKEN`` so it stays out of shell history.
+``snapshot --prometheus URL --out DIR`` draws them from a Prometheus into HTML pages, without Grafana
+(see :mod:`dashboards.snapshot`).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -40,6 +43,46 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     upload.add_argument("--timeout", type=float, default=10.0, help="seconds per HTTP request (default: 10)")
     upload.set_defaults(func=_upload)
 
+    snapshot = commands.add_parser(
+        "snapshot",
+        help="draw the dashboards from a Prometheus into HTML pages, without Grafana",
+        description=(
+            "Run every panel of the generated dashboards against a Prometheus over a time range, "
+            "as Grafana would, and write one self-contained HTML page per dashboard plus index.html."
+        ),
+    )
+    # Lets `--from -1h` through as a value: argparse takes only plain negative numbers for values.
+    snapshot._negative_number_matcher = re.compile(r"^-\d+(?:\.\d+)?(?:ms|[smhdwy])?(?:\d+(?:ms|[smhdwy]))*$")
+    snapshot.add_argument("--prometheus", required=True, metavar="URL", help="Prometheus base URL")
+    snapshot.add_argument(
+        "--from",
+        dest="start",
+        default="now-1h",
+        metavar="TIME",
+        help="start: now-1h, -1h, ISO time (default now-1h)",
+    )
+    snapshot.add_argument("--to", dest="end", default="now", metavar="TIME", help="end (default now)")
+    snapshot.add_argument(
+        "--var",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a variable's value (repeat for several values; All selects All); default: the dashboard's",
+    )
+    snapshot.add_argument(
+        "--dashboard", action="append", default=[], metavar="UID", help="only this dashboard (repeatable)"
+    )
+    snapshot.add_argument("--out", type=Path, required=True, help="directory for the HTML pages")
+    snapshot.add_argument(
+        "--scrape-interval",
+        metavar="DURATION",
+        help="the datasource scrape interval Grafana would use (default: the Prometheus' own)",
+    )
+    snapshot.add_argument(
+        "--timeout", type=float, default=30.0, help="seconds per Prometheus request (default 30)"
+    )
+    snapshot.set_defaults(func=_snapshot)
+
 
 def _generate(args: argparse.Namespace) -> int:
     from dashboards import generate
@@ -66,4 +109,38 @@ def _upload(args: argparse.Namespace) -> int:
     base = args.url.rstrip("/")
     for url in urls:
         print(f"{base}{url}")
+    return 0
+
+
+def _snapshot(args: argparse.Namespace) -> int:
+    import time
+
+    from dashboards.expand import parse_choices
+    from dashboards.snapshot import Prometheus, PrometheusUnavailable, take
+    from dashboards.snapshot.prometheus import parse_duration
+    from dashboards.snapshot.timerange import parse_range
+
+    try:
+        start, end = parse_range(args.start, args.end, time.time())
+        choices = parse_choices(args.var)
+        scrape = parse_duration(args.scrape_interval) if args.scrape_interval else None
+        snapshot = take(
+            Prometheus(args.prometheus, timeout=args.timeout),
+            args.out,
+            start,
+            end,
+            choices=choices,
+            uids=args.dashboard,
+            scrape_interval=scrape,
+        )
+    except ValueError as exc:
+        print(f"fleetobs dashboards snapshot: {exc}", file=sys.stderr)
+        return 2
+    except PrometheusUnavailable as exc:
+        print(f"fleetobs dashboards snapshot: Prometheus did not answer: {exc}", file=sys.stderr)
+        return 1
+    for path in snapshot.pages.values():
+        print(path)
+    print(snapshot.index)
+    print(f"{len(snapshot.pages)} dashboard(s) in {snapshot.seconds:.1f} s", file=sys.stderr)
     return 0
