@@ -20,6 +20,7 @@ from typing import Any
 
 from opentelemetry.trace import SpanKind, TracerProvider
 
+from instrumentation._safety import internal_error
 from instrumentation.conf import Settings
 
 logger = logging.getLogger("fleetobs.tracing")
@@ -44,11 +45,16 @@ class _TemplatePatch:
         def render(template: Any, context: Any) -> Any:
             from instrumentation import tracing
 
-            handle = tracing.start_span(
-                f"render {template.name or 'template'}",
-                {"code.function": "render", "template.name": str(template.name or "")},
-                kind=SpanKind.INTERNAL,
-            )
+            try:
+                name = str(getattr(template, "name", None) or "")
+                handle = tracing.start_span(
+                    f"render {name or 'template'}",
+                    {"code.function": "render", "template.name": name},
+                    kind=SpanKind.INTERNAL,
+                )
+            except Exception as exc:  # noqa: BLE001 - the page renders whatever tracing does
+                internal_error(exc, "templates.span")
+                handle = None
             if handle is None:
                 return original(template, context)
             error: BaseException | None = None
