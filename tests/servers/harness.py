@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from sample_app.processes import HttpServerProcess, wait_for_http
-from tests.support.procs import HttpReply, child_pids, http_request, pid_alive
+from tests.support.procs import HttpReply, TraceSink, child_pids, http_request, pid_alive
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE = "servers-under-test"
@@ -81,10 +81,12 @@ class Served(HttpServerProcess):
             "DJANGO_SETTINGS_MODULE": "tests.servers.settings",
             "PYTHONPATH": str(ROOT),
             "PYTHONUNBUFFERED": "1",
-            # Spans go nowhere unless a test gives an endpoint: trace ids still exist and are logged.
-            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:9/v1/traces",
         }
         super().__init__(env={**base, **(env or {})}, cwd=ROOT, **kwargs)
+        # Spans are accepted and counted (an unreachable endpoint would make every exit wait
+        # for the exporter's retries).
+        self.trace_sink = TraceSink()
+        self.extra_env.setdefault("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", self.trace_sink.endpoint)
         self.server = server
         self.workers = workers if server != "daphne" else 1
         self.launcher = launcher
@@ -102,6 +104,20 @@ class Served(HttpServerProcess):
             env.pop(name, None)
         env.update(self.extra_env)
         return env
+
+    def start(self) -> Served:
+        self.trace_sink.start()
+        try:
+            return super().start()
+        except BaseException:
+            self.trace_sink.stop()
+            raise
+
+    def stop(self) -> int | None:
+        try:
+            return super().stop()
+        finally:
+            self.trace_sink.stop()
 
     def wait_ready(self) -> None:
         wait_for_http(self.url + self.ready_path, self.ready_timeout, expect_status=200, process=self.process)
