@@ -64,6 +64,8 @@ class Scope:
     start: float
     end: float
     jobs: Sequence[str]
+    #: Recording rules Prometheus has loaded (an input record without series is explained by its own finding).
+    records: frozenset[str] = frozenset()
     _names: dict[str, frozenset[str]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -112,6 +114,10 @@ def _not_emitted(sel: promql.Selector, scope: Scope) -> Explanation | None:
     if not name or name in scope.names(scoped=True):
         return None
     where = f"job {'|'.join(scope.jobs)}" if scope.jobs else "any job"
+    if name in scope.records:
+        return Explanation(
+            "no traffic", Severity.INFO, f"it reads {name}, which has no series yet (see that record)"
+        )
     if ":" in name:
         return Explanation(
             "not emitted",
@@ -185,6 +191,20 @@ def _filters(expr: str) -> bool:
     return False
 
 
+def _mismatch(selectors: Sequence[promql.Selector], scope: Scope) -> str:
+    """Which labels one selector's series have and another's lack (why ``a / b`` matches nothing)."""
+    labels = {
+        sel.text(): set(scope.prometheus.label_names([sel.text()], scope.start, scope.end)) - {"__name__"}
+        for sel in selectors
+    }
+    for a, a_labels in labels.items():
+        for b, b_labels in labels.items():
+            extra = sorted(a_labels - b_labels)
+            if extra:
+                return f"{a} carries {', '.join(extra)}, which {b} lacks, so the two never match"
+    return "the two sides of an operation never share a label set"
+
+
 def explain_empty(expr: str, scope: Scope) -> Explanation:
     """Why ``expr`` (fully expanded) returned nothing in ``scope``."""
     try:
@@ -206,9 +226,8 @@ def explain_empty(expr: str, scope: Scope) -> Explanation:
     return Explanation(
         "broken",
         Severity.ERROR,
-        "every series it reads has data, yet the expression returns nothing (the two sides of an "
-        "operation never share a label set)",
-        "regenerate the dashboards and rules with this fleetobs version",
+        "every series it reads has data, yet the expression returns nothing: " + _mismatch(selectors, scope),
+        "regenerate with a fleetobs version that fixes the expression (or correct it by hand)",
     )
 
 

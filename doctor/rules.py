@@ -42,7 +42,7 @@ def check(prometheus: Prometheus, slo_file: Path | None, now: float, window: flo
     findings: list[Finding] = []
     live = {g["name"]: g for g in prometheus.rule_groups()}
     expected = expected_groups(slo_file)
-    records: dict[str, str] = {}
+    records: list[tuple[str, dict[str, str], str]] = []
     for file_name, groups in expected.items():
         missing = [g["name"] for g in groups if g["name"] not in live]
         if missing:
@@ -82,9 +82,11 @@ def check(prometheus: Prometheus, slo_file: Path | None, now: float, window: flo
                         "regenerate the rule files with this fleetobs version and reload",
                     )
                 )
-            for rule in live[group["name"]].get("rules", []):
-                if rule.get("type") == "recording" and rule["name"] in wanted:
-                    records[rule["name"]] = rule.get("query", "")
+            records.extend(
+                (rule["name"], dict(rule.get("labels") or {}), rule.get("query", ""))
+                for rule in live[group["name"]].get("rules", [])
+                if rule.get("type") == "recording" and rule["name"] in wanted
+            )
     findings.extend(_health(live, {g["name"] for gs in expected.values() for g in gs}))
     findings.extend(_records(prometheus, records, now, window))
     if not prometheus.alertmanagers():
@@ -123,27 +125,34 @@ def _health(live: dict[str, dict[str, Any]], generated: set[str]) -> list[Findin
     return findings
 
 
-def _records(prometheus: Prometheus, records: dict[str, str], now: float, window: float) -> list[Finding]:
+def _records(
+    prometheus: Prometheus, records: list[tuple[str, dict[str, str], str]], now: float, window: float
+) -> list[Finding]:
+    """Each recording rule (name and its own labels) must have produced series."""
     if not records:
         return []
-    names = "|".join(re.escape(n) for n in sorted(records)).replace("\\", "\\\\")
-    present = {
-        s["metric"].get("__name__")
-        for s in prometheus.query(f'group by (__name__) ({{__name__=~"{names}"}})', now)
-    }
-    scope = explain.Scope(prometheus, now - window, now, [])
+    names = "|".join(re.escape(n) for n in sorted({r[0] for r in records})).replace("\\", "\\\\")
+    keys = sorted({key for _name, labels, _query in records for key in labels})
+    by = ", ".join(["__name__", *keys])
+    produced = [s["metric"] for s in prometheus.query(f'group by ({by}) ({{__name__=~"{names}"}})', now)]
+    scope = explain.Scope(prometheus, now - window, now, [], frozenset(r[0] for r in records))
     findings = []
-    for name, query in sorted(records.items()):
-        if name in present:
+    for name, labels, query in sorted(records, key=lambda r: (r[0], sorted(r[1].items()))):
+        wanted = {"__name__": name, **labels}
+        if any(all(series.get(k) == v for k, v in wanted.items()) for series in produced):
             continue
         why = explain.explain_empty(query, scope)
+        shown = name + (
+            "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}" if labels else ""
+        )
         findings.append(
             Finding(
                 CHECK,
                 why.severity,
-                f"record {name}",
+                f"record {shown}",
                 f"produces no series: {why.message}",
                 why.fix,
+                detail=f"expr: {' '.join(query.split())}",
             )
         )
     return findings
