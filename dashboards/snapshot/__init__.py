@@ -46,7 +46,12 @@ class Snapshot:
 
 def _select(dashboards: Mapping[str, Json], uids: Sequence[str]) -> dict[str, Json]:
     if not uids:
-        return dict(dashboards)
+        from dashboards.generate import MODULES
+
+        order = {module.UID: i for i, module in enumerate(MODULES)}
+        return dict(
+            sorted(dashboards.items(), key=lambda item: (order.get(item[1]["uid"], len(order)), item[0]))
+        )
     by_uid = {d["uid"]: (name, d) for name, d in dashboards.items()}
     unknown = [uid for uid in uids if uid not in by_uid]
     if unknown:

@@ -104,6 +104,7 @@ pre { background: var(--code); padding: 6px 8px; border-radius: 3px; font-size: 
   white-space: pre-wrap; overflow-wrap: anywhere; margin: 4px 0; }
 details.queries { margin-top: auto; padding-top: 6px; font-size: 12px; color: var(--muted); }
 details.queries summary { cursor: pointer; }
+.not-rendered { font-size: 12px; color: var(--muted); }
 p.partial { font-size: 12px; color: var(--muted); margin: 4px 0 0; }
 ul.boards { list-style: none; padding: 0; display: grid; gap: 10px;
   grid-template-columns: repeat(auto-fill, minmax(320px, 1fr)); }
@@ -346,11 +347,23 @@ def _table(result: PanelResult) -> str:
 def _not_rendered(result: PanelResult) -> str:
     kinds = sorted({t.datasource for t in result.targets if t.not_run})
     names = ", ".join(k.capitalize() for k in kinds)
-    queries = "".join(f"<pre>{esc(t.expr)}</pre>" for t in result.targets if t.not_run)
+    queries = "".join(f"<pre>{esc(t.expr)}</pre>{_aggregations(t.raw)}" for t in result.targets if t.not_run)
     return (
-        f'<div><span class="badge">{esc(names)} panel: not rendered in a snapshot</span>'
+        f'<div class="not-rendered"><span class="badge">{esc(names)} panel: not rendered in a snapshot</span>'
         f"<div>The query Grafana sends to {esc(names)}:</div>{queries}</div>"
     )
+
+
+def _aggregations(target: Json) -> str:
+    """What an Elasticsearch target computes: its metrics, grouped by its bucket aggregations."""
+    metrics = [str(m.get("type", "")) for m in target.get("metrics", [])]
+    groups = []
+    for bucket in target.get("bucketAggs", []):
+        kind, name = bucket.get("type"), bucket.get("field", "")
+        groups.append(f"per interval of {name}" if kind == "date_histogram" else f"by {name} ({kind})")
+    if not metrics:
+        return ""
+    return f"<div>{esc(', '.join(metrics))} {esc(', '.join(groups))}</div>"
 
 
 def panel_html(result: PanelResult, context: PageContext, line: int) -> str:

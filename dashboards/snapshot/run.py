@@ -60,6 +60,8 @@ class TargetResult:
     reason: Reason | None = None
     #: Elasticsearch and other datasources: the query, expanded, that Grafana would send.
     not_run: bool = False
+    #: The target as the dashboard has it.
+    raw: Json = field(default_factory=dict)
 
 
 @dataclass
@@ -181,7 +183,7 @@ class Runner:
         builtins = interval.builtins()
         if "expr" not in target:
             query = interpolate(str(target.get("query", "")), selections, builtins, datasource)
-            return TargetResult(target.get("refId", "A"), query, False, datasource, not_run=True)
+            return TargetResult(target.get("refId", "A"), query, False, datasource, not_run=True, raw=target)
         expr = interpolate(target["expr"], selections, builtins)
         instant = bool(target.get("instant")) and not target.get("range")
         result = TargetResult(target.get("refId", "A"), expr, instant)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dashboards.expand import duration
 from dashboards.snapshot.prometheus import Prometheus, QueryError
 from dashboards.snapshot.promql import Selector, selectors
 
@@ -45,7 +46,7 @@ def _explain_selector(prometheus: Prometheus, sel: Selector, start: float, end: 
     if sel.metric not in prometheus.metric_names:
         return Reason(ABSENT, f"metric {sel.metric} is absent: this Prometheus has never stored it")
     if not _has_series(prometheus, f"{sel.metric}{{}}", start, end):
-        shifted = f" (shifted by offset {sel.offset:g}s)" if sel.offset else ""
+        shifted = f" shifted back by its offset of {duration(sel.offset)}" if sel.offset else ""
         return Reason(NOT_IN_RANGE, f"metric {sel.metric} has no series in the range{shifted}")
     if _has_series(prometheus, sel.text(), start, end):
         return None
