@@ -89,7 +89,7 @@ def check(
         counts[labels.get("job", "")][labels.get("__name__", "")] = int(float(found["value"][1]))
     findings: list[Finding] = []
     facts = {}
-    for job in fleet.jobs:
+    for job in (j for j in fleet.jobs if fleet.builds.get(j)):
         per_name = counts.get(job, {})
         instances = max(1, len(fleet.builds.get(job, {})))
         facts[f"series of job {job}"] = f"{sum(per_name.values())} on {instances} instance(s)"

@@ -93,9 +93,11 @@ def run(options: Options) -> Report:
         step("Labels", "Prometheus", lambda: labels.check(prometheus, fleet, now))
 
         def dashboards() -> list[Finding]:
-            if not fleet.jobs:
+            # Jobs with no instrumented instance are reported by Targets; their panels say nothing more.
+            jobs = [job for job in fleet.jobs if fleet.builds.get(job)]
+            if not jobs:
                 return []
-            found, facts = panels.check(prometheus, fleet.jobs, time_range, now)
+            found, facts = panels.check(prometheus, jobs, time_range, now)
             report.facts.update(facts)
             return found
 
