@@ -150,6 +150,7 @@ class Settings:
     log_flush_interval: float = 0.1
     request_id_header: str = "X-Request-ID"
     redact_keys: tuple[str, ...] = DEFAULT_REDACT_KEYS
+    sensitive_url_kwargs: tuple[str, ...] = ()
     pii_masking: bool = False
     max_value_length: int = 2048
     elasticsearch_url: str | None = None

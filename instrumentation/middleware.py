@@ -3,7 +3,10 @@
 Put it first in ``MIDDLEWARE`` so it times everything, sees every response (including those
 other middleware return early) and runs its bookkeeping last. The route is read from the
 resolver match Django already computed (``request.resolver_match.route``), never resolved
-again. Each signal is called through the error boundary: a telemetry failure costs the request
+again. Once Django has resolved the URL (``process_view``), the path segments captured by URL
+parameters named like credentials (``reset/<uidb64>/<token>/``) are masked in the log context
+and on the span, once per request (:func:`instrumentation._request.masked_path`). Each signal
+is called through the error boundary: a telemetry failure costs the request
 nothing. Sync and async requests take the same steps (``__call__`` / ``__acall__``).
 """
 
@@ -21,11 +24,13 @@ from django.http import HttpRequest, HttpResponseBase
 from instrumentation import conf, db, tracing
 from instrumentation import logging as fleet_logging
 from instrumentation._headers import set_header
-from instrumentation._request import RequestInfo
+from instrumentation._request import RequestInfo, masked_path, sensitive_routes
 from instrumentation._safety import internal_error
 from instrumentation.catalog import HTTP_METHODS, UNMATCHED_ROUTE
+from instrumentation.logging import route_masking as log_masking
 from instrumentation.metrics import http, runtime
 from instrumentation.metrics.registry import get
+from instrumentation.tracing import route_masking as span_masking
 
 _METHODS = {method: method for method in HTTP_METHODS}
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
@@ -36,6 +41,7 @@ class _RequestState:
     __slots__ = (
         "exception",
         "log_token",
+        "path_checked",
         "queries",
         "queries_token",
         "request_id",
@@ -53,6 +59,7 @@ class _RequestState:
         self.log_token: Any = None
         self.queries: db.RequestQueries | None = None
         self.queries_token: Any = None
+        self.path_checked = False
 
 
 def _request_id(request: HttpRequest, header_key: str) -> str:
@@ -114,6 +121,28 @@ def _begin(request: HttpRequest) -> _RequestState:
     return state
 
 
+def _mask_path(request: HttpRequest, state: _RequestState) -> None:
+    """Mask credentials the resolved URL's parameters put in the path (once per request)."""
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        return
+    state.path_checked = True
+    try:
+        raw = request.path
+        masked = masked_path(raw, match, sensitive_routes(state.settings))
+        if masked is not None:
+            log_masking.mask_path(request, masked)
+            span_masking.mask_path(state.span, raw, masked)
+    except Exception as exc:  # noqa: BLE001
+        internal_error(exc, "middleware.mask_path")
+
+
+def _resolved(request: HttpRequest) -> None:
+    state = getattr(request, _STATE_ATTRIBUTE, None)
+    if state is not None and not state.path_checked:
+        _mask_path(request, state)
+
+
 def _finish(
     request: HttpRequest,
     state: _RequestState,
@@ -121,6 +150,8 @@ def _finish(
     raised: BaseException | None,
 ) -> None:
     duration_ns = time.perf_counter_ns() - state.start
+    if not state.path_checked:  # no process_view: another view middleware answered first
+        _mask_path(request, state)
     settings = state.settings
     route = _route(request)
     status = response.status_code if response is not None else 500
@@ -202,6 +233,8 @@ class ObservabilityMiddleware:
         self.async_mode = iscoroutinefunction(get_response)
         if self.async_mode:
             markcoroutinefunction(self)
+            # Django would run a sync process_view in a thread for every async request.
+            setattr(self, "process_view", self._aprocess_view)  # noqa: B010 - replaces the method
 
     def __call__(self, request: HttpRequest) -> Any:
         if self.async_mode:
@@ -225,6 +258,13 @@ class ObservabilityMiddleware:
             raise
         _finish(request, state, response, None)
         return response
+
+    def process_view(self, request: HttpRequest, view: Any, args: Any, kwargs: Any) -> None:
+        """The URL is resolved: mask the credentials its parameters put in the path."""
+        _resolved(request)
+
+    async def _aprocess_view(self, request: HttpRequest, view: Any, args: Any, kwargs: Any) -> None:
+        _resolved(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> None:
         """Remember the view's exception; Django turns it into a response further in."""
