@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.servers.acceptance import run_acceptance
-from tests.servers.harness import Served, drive, expected_counts, scrape_counts
+from tests.servers.harness import Served, drive, expected_counts, json_lines, scrape_counts
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -35,3 +35,13 @@ def test_a_killed_worker_loses_no_count(tmp_path: Path) -> None:
         assert scrape_counts(server.url) == before
         second = drive([server.url], count=100)
         assert scrape_counts(server.url) == expected_counts([*first, *second])
+
+
+def test_async_requests_log_no_warning(tmp_path: Path) -> None:
+    with Served("uvicorn", workers=2, workdir=tmp_path) as server:
+        drive([server.url], count=8)
+        server.terminate()
+    # An async middleware hook that is never awaited shows up as one RuntimeWarning per request.
+    lines = json_lines(server.log_path)
+    warnings = [line["message"] for line in lines if line["log"]["logger"] == "py.warnings"]
+    assert warnings == []
