@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -35,6 +36,17 @@ FLAGS = (
     "--mute-audio",
     "--hide-scrollbars",
 )
+#: Puts the pipe ends on the descriptors Chromium reads (3) and writes (4), then runs it. (A shell
+#: cannot: dash refuses descriptors above 9, and Debian's chromium is itself a shell script.)
+_LAUNCHER = """
+import fcntl, os, sys
+ends = [fcntl.fcntl(int(fd), fcntl.F_DUPFD, 10) for fd in sys.argv[1:3]]
+for fd in sys.argv[1:3]:
+    os.close(int(fd))
+os.dup2(ends[0], 3)
+os.dup2(ends[1], 4)
+os.execvp(sys.argv[3], sys.argv[3:])
+"""
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "chrome")
 
 
@@ -62,13 +74,23 @@ class Visit:
 
 
 class _Pipe:
-    def __init__(self, process: subprocess.Popen[bytes], writer: int, reader: int) -> None:
+    def __init__(self, process: subprocess.Popen[bytes], writer: int, reader: int, log: Path) -> None:
         self.process = process
+        self.log = log
         self.writer = writer
         self.reader = reader
         self.buffer = b""
         self.next_id = 0
         self.events: list[dict[str, Any]] = []
+
+    def log_tail(self, lines: int = 15) -> str:
+        """The end of Chromium's own log (its bus and GPU chatter left out)."""
+        try:
+            text = self.log.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+        kept = [line for line in text.splitlines() if "dbus" not in line]
+        return "\n".join(kept[-lines:])
 
     def _read_message(self, deadline: float) -> dict[str, Any]:
         while b"\0" not in self.buffer:
@@ -76,7 +98,7 @@ class _Pipe:
                 raise BrowserError("Chromium did not answer in time")
             chunk = os.read(self.reader, 1 << 16)
             if not chunk:
-                raise BrowserError("Chromium closed its DevTools pipe")
+                raise BrowserError(f"Chromium closed its DevTools pipe:\n{self.log_tail()}")
             self.buffer += chunk
         raw, self.buffer = self.buffer.split(b"\0", 1)
         message: dict[str, Any] = json.loads(raw)
@@ -112,22 +134,22 @@ class _Pipe:
 
 
 def _start(binary: str, profile: str) -> _Pipe:
+    log = (Path(profile) / "chromium.log").open("wb")  # closed below, once Chromium has it
     to_browser_read, to_browser_write = os.pipe()
     from_browser_read, from_browser_write = os.pipe()
 
     command = [binary, *FLAGS, "--remote-debugging-pipe", f"--user-data-dir={profile}", "about:blank"]
-    # The shell puts the pipe ends on the descriptors Chromium reads (3) and writes (4).
-    redirect = f'exec "$0" "$@" 3<&{to_browser_read} 4>&{from_browser_write}'
     process = subprocess.Popen(  # noqa: S603 - a fixed browser command
-        ["/bin/sh", "-c", redirect, *command],
+        [sys.executable, "-c", _LAUNCHER, str(to_browser_read), str(from_browser_write), *command],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log,
         pass_fds=(to_browser_read, from_browser_write),
     )
+    log.close()
     os.close(to_browser_read)
     os.close(from_browser_write)
-    return _Pipe(process, to_browser_write, from_browser_read)
+    return _Pipe(process, to_browser_write, from_browser_read, Path(profile) / "chromium.log")
 
 
 def visit(

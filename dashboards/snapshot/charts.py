@@ -112,7 +112,7 @@ def time_ticks(start: float, end: float, width: int, tz: dt.tzinfo) -> tuple[lis
     shift = offset.total_seconds()
     first = math.ceil((start + shift) / step) * step - shift
     ticks = [first + i * step for i in range(int((end - first) // step) + 1)]
-    fmt = "%m-%d %H:%M" if span > 1.5 * 86400 else "%H:%M"
+    fmt = "%m-%d %H:%M" if span > 1.5 * 86400 else "%H:%M" if step >= 60 else "%H:%M:%S"
     return ticks, [dt.datetime.fromtimestamp(t, tz).strftime(fmt) for t in ticks]
 
 
