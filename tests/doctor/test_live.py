@@ -46,6 +46,8 @@ def fleet(fleet_factory: FleetFactory) -> Fleet:  # noqa: F811 - the imported fi
     assert fleet.prometheus is not None
     with LoadGenerator([app.url for app in fleet.instances], rate=20, users=4):
         fleet.prometheus.wait_for_query("sum(job:http_server_requests:rate5m) > 0", timeout=DEADLINE)
+    # Settled: every rule evaluated and every target scraped, so the first report is the steady one.
+    _until(fleet, lambda _code, text: "verdict: FINDINGS: 1 error, 0 warnings" in text)
     return fleet
 
 
