@@ -18,7 +18,8 @@ What they do:
 * ``child_exit`` (in the master, for every worker that ends, killed ones included) marks the
   worker dead; the next scrape folds its counters into one merged file, so totals never go
   backwards and the scrape does not slow down as workers are recycled;
-* ``worker_exit`` (in the worker) flushes pending spans and log records;
+* ``worker_exit`` (in the worker) flushes pending spans and log records, for at most
+  :data:`FLUSH_BUDGET` (5) seconds together, whatever state the backends are in;
 * ``on_exit`` removes the temporary directory this module created.
 
 No hook raises or waits on another process. gunicorn runs ``child_exit`` from its SIGCHLD
@@ -36,6 +37,9 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from gunicorn.glogging import Logger as GunicornLogger
@@ -43,6 +47,8 @@ from gunicorn.glogging import Logger as GunicornLogger
 from instrumentation.metrics import multiprocess
 
 _CREATED_ENV = "FLEETOBS_CREATED_MULTIPROC_DIR"
+#: Seconds a worker may spend flushing spans and log lines when it exits, both together.
+FLUSH_BUDGET = 5.0
 _DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -174,19 +180,40 @@ def child_exit(server: Any, worker: Any) -> None:
 
 
 def worker_exit(server: Any, worker: Any) -> None:
+    """Flush spans and log lines, both at once, for at most :data:`FLUSH_BUDGET` seconds in all.
+
+    Each flush runs in its own daemon thread: a collector or cluster that is dead, refusing or
+    never answering costs the worker its budget, never more, and interpreter exit does not
+    wait for a send still hanging (``atexit`` does not flush a second time either).
+    """
     try:
         from instrumentation import logging as fleet_logging
         from instrumentation import tracing
 
-        flushes = (tracing.shutdown, fleet_logging.shutdown)
+        flushes = (
+            ("spans", lambda: tracing.shutdown(FLUSH_BUDGET)),
+            ("logs", lambda: fleet_logging.shutdown(FLUSH_BUDGET)),
+        )
     except Exception as exc:  # noqa: BLE001
         _warn(server, "flush", "nothing flushed on worker exit: %s", exc)
         return
-    for flush in flushes:
-        try:
-            flush()
-        except Exception as exc:  # noqa: BLE001
-            _warn(server, "flush", "flush on worker exit failed: %s", exc)
+    deadline = time.monotonic() + FLUSH_BUDGET
+    threads = []
+    for name, flush in flushes:
+        thread = threading.Thread(
+            target=_flush, args=(server, flush), name=f"fleetobs-exit-{name}", daemon=True
+        )
+        thread.start()
+        threads.append(thread)
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+
+
+def _flush(server: Any, flush: Callable[[], None]) -> None:
+    try:
+        flush()
+    except Exception as exc:  # noqa: BLE001
+        _warn(server, "flush", "flush on worker exit failed: %s", exc)
 
 
 def on_exit(server: Any) -> None:

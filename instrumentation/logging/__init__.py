@@ -69,9 +69,10 @@ def reset() -> None:
     output.reset()
 
 
-def shutdown() -> None:
-    """Write pending log lines, flush the Elasticsearch shipper, if any (gunicorn ``worker_exit``)."""
-    pipeline.shutdown()
+def shutdown(timeout: float = 5.0) -> None:
+    """Write pending log lines, flush the Elasticsearch shipper, if any, for at most ``timeout``
+    seconds (gunicorn ``worker_exit``)."""
+    pipeline.shutdown(timeout)
 
 
 def begin_request(request: Any, request_id: str, ids: Any = context.CURRENT) -> Any:

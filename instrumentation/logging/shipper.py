@@ -343,13 +343,15 @@ class Shipper:
         if self._pid != os.getpid():
             self._after_fork()
         with self._cond:
+            if self._closed or self._closing:  # worker_exit is closing it: atexit must not wait again
+                return
             self._closing = True
             self._close_deadline = time.monotonic() + timeout
             self._cond.notify_all()
             thread = self._thread
         self._wake.set()
         if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout + 1.0)
+            thread.join(max(0.0, self._close_deadline - time.monotonic()))
         with self._cond:
             left = len(self._queue)
             self._queue.clear()

@@ -61,10 +61,11 @@ def setup() -> None:
         internal_error(exc, "tracing.setup")
 
 
-def shutdown() -> None:
-    """Flush pending spans and stop the export thread (bounded by the export timeout)."""
+def shutdown(timeout: float | None = None) -> None:
+    """Flush pending spans and stop the export thread, for at most ``timeout`` seconds (by
+    default the export timeout plus one second, never more than five)."""
     try:
-        provider.shutdown()
+        provider.shutdown(timeout)
     except Exception as exc:  # noqa: BLE001
         internal_error(exc, "tracing.shutdown")
 

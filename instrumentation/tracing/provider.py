@@ -35,6 +35,7 @@ import atexit
 import contextlib
 import dataclasses
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -123,6 +124,8 @@ class TracingState:
     switchable: _SwitchableSampler | None = None
     #: ``TRACE_PARENT_TRUST='trusted'``: which callers' sampled flag is replaced (see ``trust``).
     untrusted: Untrusted | None = None
+    #: Set by :func:`shutdown`: a second call (``atexit`` after ``worker_exit``) does nothing.
+    shut_down: bool = False
 
     @property
     def fast(self) -> bool:
@@ -260,13 +263,19 @@ def shutdown(timeout: float | None = None) -> None:
     st = _state
     if st is None:
         return
+    if st.shut_down:  # worker_exit did it; atexit must not wait on a dead collector again
+        return
+    st.shut_down = True
     limit = timeout if timeout is not None else min(SHUTDOWN_TIMEOUT, st.settings.span_export_timeout + 1.0)
+    deadline = time.monotonic() + limit  # one bound for both steps below
     if st.batcher is not None:
         st.batcher.shutdown(limit)
     if st.batcher is None or not st.fast:
         # The application's provider, or ours with a team's processors: flush (not shut down:
         # it may not be ours) what they hold, so a worker's last spans are not lost.
-        st.provider.force_flush(int(limit * 1000))
+        remaining = deadline - time.monotonic()
+        if remaining > 0:
+            st.provider.force_flush(int(remaining * 1000))
 
 
 def force_flush(timeout: float = 10.0) -> bool:
