@@ -104,15 +104,18 @@ def take(
     )
     with Runner(prometheus, scrape_interval=interval) as runner:
         lister = runner.lister(start, end)
+        pending = []
         for dashboard in chosen.values():
             own = {v["name"] for v in dashboard.get("templating", {}).get("list", [])}
             picked = {name: values for name, values in choices.items() if name in own}
             selected = selections(dashboard, picked, lister)
-            snapshot.results[dashboard["uid"]] = runner.run(dashboard, selected, start, end)
-    for uid, result in snapshot.results.items():
-        path = out / f"{uid}.html"
-        path.write_text(dashboard_page(result, context), encoding="utf-8")
-        snapshot.pages[uid] = path
+            pending.append((dashboard["uid"], runner.submit(dashboard, selected, start, end)))
+        # Each page is drawn as soon as its data is in, while later dashboards' queries run.
+        for uid, wait in pending:
+            result = snapshot.results[uid] = wait()
+            path = out / f"{uid}.html"
+            path.write_text(dashboard_page(result, context), encoding="utf-8")
+            snapshot.pages[uid] = path
     results = [(f"{uid}.html", r) for uid, r in snapshot.results.items()]
     snapshot.index.write_text(index_page(results, context), encoding="utf-8")
     snapshot.seconds = time.monotonic() - began

@@ -11,9 +11,11 @@ page at a given width in the light or dark colour scheme.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -145,6 +147,7 @@ def _start(binary: str, profile: str) -> _Pipe:
         stdout=subprocess.DEVNULL,
         stderr=log,
         pass_fds=(to_browser_read, from_browser_write),
+        start_new_session=True,  # its helper processes are stopped with it
     )
     log.close()
     os.close(to_browser_read)
@@ -167,7 +170,7 @@ def visit(
         raise BrowserError("no Chromium found on PATH (Debian: apt-get install chromium)")
     url = page.resolve().as_uri()
     result = Visit(url)
-    with tempfile.TemporaryDirectory(prefix="snapshot-chromium-") as profile:
+    with tempfile.TemporaryDirectory(prefix="snapshot-chromium-", ignore_cleanup_errors=True) as profile:
         pipe = _start(binary, profile)
         try:
             target = pipe.call("Target.createTarget", url="about:blank")["targetId"]
@@ -222,11 +225,21 @@ def visit(
             pipe.call("Runtime.evaluate", session, expression="0")  # drain the events sent so far
             _collect(pipe.events, result)
         finally:
-            pipe.process.kill()
-            pipe.process.wait()
-            os.close(pipe.writer)
-            os.close(pipe.reader)
+            _stop(pipe)
     return result
+
+
+def _stop(pipe: _Pipe) -> None:
+    """Close the browser, asking first; then its whole process group (it was started in its own)."""
+    with contextlib.suppress(BrowserError, OSError):
+        pipe.call("Browser.close", timeout=5)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        pipe.process.wait(timeout=5)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pipe.process.pid, signal.SIGKILL)
+    pipe.process.wait()
+    os.close(pipe.writer)
+    os.close(pipe.reader)
 
 
 def _collect(events: list[dict[str, Any]], result: Visit) -> None:

@@ -111,7 +111,9 @@ def time_ticks(start: float, end: float, width: int, tz: dt.tzinfo) -> tuple[lis
     offset = dt.datetime.fromtimestamp(start, tz).utcoffset() or dt.timedelta()
     shift = offset.total_seconds()
     first = math.ceil((start + shift) / step) * step - shift
+    margin = span * 0.04  # a label centred on the edge would be cut off
     ticks = [first + i * step for i in range(int((end - first) // step) + 1)]
+    ticks = [t for t in ticks if start + margin <= t <= end - margin] or ticks[:1]
     fmt = "%m-%d %H:%M" if span > 1.5 * 86400 else "%H:%M" if step >= 60 else "%H:%M:%S"
     return ticks, [dt.datetime.fromtimestamp(t, tz).strftime(fmt) for t in ticks]
 

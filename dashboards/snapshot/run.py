@@ -206,6 +206,13 @@ class Runner:
         self, dashboard: Json, selections: Mapping[str, Selection], start: float, end: float
     ) -> DashboardResult:
         """Every panel of ``dashboard`` with its targets' data (or the reason it has none)."""
+        return self.submit(dashboard, selections, start, end)()
+
+    def submit(
+        self, dashboard: Json, selections: Mapping[str, Selection], start: float, end: float
+    ) -> Callable[[], DashboardResult]:
+        """Start ``dashboard``'s queries; the returned function waits for them and gives the result
+        (so one dashboard can be drawn while the next one's queries run)."""
         pending: list[tuple[Json, Interval, list[Future[TargetResult]]]] = []
         for panel in walk_panels(dashboard):
             if panel.get("type") == "row":
@@ -218,14 +225,18 @@ class Runner:
                 if not target.get("hide")
             ]
             pending.append((panel, interval, futures))
-        panels = []
-        for panel, interval, futures in pending:
-            try:
-                targets = [f.result() for f in futures]
-            except PrometheusUnavailable:
-                for other in pending:
-                    for future in other[2]:
-                        future.cancel()
-                raise
-            panels.append(PanelResult(panel, interval, targets))
-        return DashboardResult(dashboard, selections, panels, start, end, self.scrape_interval)
+
+        def result() -> DashboardResult:
+            panels = []
+            for panel, interval, futures in pending:
+                try:
+                    targets = [f.result() for f in futures]
+                except PrometheusUnavailable:
+                    for other in pending:
+                        for future in other[2]:
+                            future.cancel()
+                    raise
+                panels.append(PanelResult(panel, interval, targets))
+            return DashboardResult(dashboard, selections, panels, start, end, self.scrape_interval)
+
+        return result
