@@ -13,7 +13,10 @@ the server's code runs, what the gunicorn hooks do from inside gunicorn::
       │    emptied when no running server holds it, then held (shared flock) until exit
       │ 3. the server's logging configuration (ECS JSON, its access log off: ours has the
       │    route and the trace id) unless the command line names one
-      └ 4. the server's own entry point, in this same process (same pid, same signals); the
+      │ 4. the project's application served through an ASGI lifespan that flushes pending
+      │    spans and log lines when a worker stops (uvicorn, hypercorn, granian; see
+      │    :mod:`instrumentation.servers.asgi`)
+      └ 5. the server's own entry point, in this same process (same pid, same signals); the
            workers it starts inherit the environment, so each one writes its metrics into the
            directory and any of them answers a scrape with the sum of all
 
@@ -188,6 +191,23 @@ def adapt_arguments(server: str, args: Sequence[str], log_config: Path | None) -
     return [*added, *args]
 
 
+#: Servers whose workers stop without ``atexit`` and offer the ASGI lifespan instead.
+LIFESPAN_SERVERS = frozenset({"uvicorn", "hypercorn", "granian"})
+ASGI_TARGET_ENV = "FLEETOBS_ASGI_APPLICATION"
+
+
+def with_lifespan(server: str, args: Sequence[str], environ: MutableMapping[str, str]) -> list[str]:
+    """Serve the project's application through :class:`instrumentation.servers.asgi.Lifespan`
+    (``FLEETOBS_ASGI_LIFESPAN=0`` leaves the command line as it is)."""
+    application = find_application(args)
+    if server not in LIFESPAN_SERVERS or application is None or environ.get("FLEETOBS_ASGI_LIFESPAN") == "0":
+        return list(args)
+    # Not imported from instrumentation.servers.asgi: that module reads the variable when it is
+    # imported, and granian forks its workers from this process.
+    environ[ASGI_TARGET_ENV] = application
+    return ["instrumentation.servers.asgi:application" if arg == application else arg for arg in args]
+
+
 def run(server: str, args: Sequence[str]) -> None:
     """Prepare this process and hand it to ``server``'s own command line (does not return
     normally: the server's exit status becomes this process's)."""
@@ -201,7 +221,7 @@ def run(server: str, args: Sequence[str]) -> None:
     directory = prepare_metrics_directory()
     atexit.register(directory.release)
     log_config = logconfig.write_config_file(server) if server in logconfig.LOGGERS else None
-    argv = adapt_arguments(server, args, log_config)
+    argv = adapt_arguments(server, with_lifespan(server, args, os.environ), log_config)
     if server != "daphne":
         # A parent that starts workers logs little; no flush thread in a process that may fork.
         from instrumentation.logging import output

@@ -130,3 +130,15 @@ def test_the_log_configuration_file_is_reused(tmp_path: Path) -> None:
     first = logconfig.write_config_file("granian", tmp_path)
     assert logconfig.write_config_file("granian", tmp_path) == first
     assert list(tmp_path.iterdir()) == [first]
+
+
+def test_the_lifespan_wrapper_takes_the_place_of_the_application() -> None:
+    from instrumentation.servers import asgi
+
+    env: dict[str, str] = {}
+    args = launch.with_lifespan("uvicorn", ["project.asgi:application", "--workers", "2"], env)
+    assert args == ["instrumentation.servers.asgi:application", "--workers", "2"]
+    assert env == {asgi.TARGET_ENV: "project.asgi:application"}
+    assert launch.with_lifespan("daphne", ["project.asgi:application"], {}) == ["project.asgi:application"]
+    off = {"FLEETOBS_ASGI_LIFESPAN": "0"}
+    assert launch.with_lifespan("uvicorn", ["project.asgi:application"], off) == ["project.asgi:application"]
