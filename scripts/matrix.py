@@ -40,6 +40,7 @@ import sys
 import threading
 import time
 import tomllib
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,9 @@ UPSTREAM = re.compile(
 _exclusive = threading.Lock()
 _install = threading.Lock()
 _print = threading.Lock()
+#: pytest's closing line, "=== 3 failed, 895 passed, 7 skipped in 293.65s (0:04:53) ===".
+_PYTEST_SUMMARY = re.compile(r"^=+ (?P<outcomes>.+?) in [\d.]+s\b.*=+$")
+_OUTCOME = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed)\b")
 
 
 @dataclass
@@ -71,6 +75,7 @@ class Cell:
     results: list[tuple[str, bool, float]] = field(default_factory=list)
     error: str = ""
     installed: str = ""  # the Django release the cell's virtualenv holds
+    counts: Counter[str] = field(default_factory=Counter)  # pytest's outcomes, summed over steps
 
     @property
     def log(self) -> Path:
@@ -145,13 +150,33 @@ def constraints_file(*, upstream: bool) -> Path:
     return path
 
 
-def run(cmd: list[str], cell: Cell, *, cwd: Path = ROOT, env: dict[str, str] | None = None) -> int:
+def run(cmd: list[str], cell: Cell, *, env: dict[str, str] | None = None, tally: bool = False) -> int:
+    """Runs one step with its output appended to the cell's log; a test step's outcomes are counted."""
     with cell.log.open("a", encoding="utf-8") as log:
         log.write(f"\n$ {' '.join(cmd)}\n")
         log.flush()
-        return subprocess.run(
-            cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=env, check=False
+        start = log.tell()
+        code = subprocess.run(
+            cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env, check=False
         ).returncode
+    if tally:
+        count(cell, start, code, pytest="pytest" in cmd)
+    return code
+
+
+def count(cell: Cell, start: int, code: int, *, pytest: bool) -> None:
+    """Adds a step's outcomes to the cell's: pytest's closing line, or one check for a script."""
+    if not pytest:
+        cell.counts["passed" if code == 0 else "failed"] += 1
+        return
+    with cell.log.open(encoding="utf-8", errors="replace") as log:
+        log.seek(start)
+        summaries = [m for m in map(_PYTEST_SUMMARY.match, log.read().splitlines()) if m]
+    if not summaries:
+        cell.counts["failed"] += 1  # pytest died before its summary
+        return
+    for number, outcome in _OUTCOME.findall(summaries[-1]["outcomes"]):
+        cell.counts["error" if outcome.startswith("error") else outcome] += int(number)
 
 
 def build(matrix: dict, cell: Cell, *, upstream: bool) -> None:
@@ -295,9 +320,9 @@ def run_cell(matrix: dict, cell: Cell, *, upstream: bool) -> Cell:
         for cmd, exclusive in suite_steps(matrix, cell, suite, upstream=upstream):
             if exclusive:
                 with _exclusive:
-                    code = run(cmd, cell, env=env)
+                    code = run(cmd, cell, env=env, tally=True)
             else:
-                code = run(cmd, cell, env=env)
+                code = run(cmd, cell, env=env, tally=True)
             ok = ok and code == 0
         cell.results.append((suite, ok, time.monotonic() - began))
         report(cell, suite, ok=ok, seconds=time.monotonic() - began)
@@ -392,11 +417,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{cell.name:<16} {cell.python:<6} {django:<7} {result:<7} {minutes(seconds):<7} {suites}")
         if not ok:
             failed.append(cell)
-    print(f"Total wall time: {minutes(total)}")
     for cell in failed:
-        tail = cell.log.read_text(encoding="utf-8", errors="replace").splitlines()[-60:]
-        print(f"\n--- {cell.name}: {cell.error or 'failed'} (last lines of {cell.log.relative_to(ROOT)}) ---")
-        print("\n".join(tail))
+        lines = cell.log.read_text(encoding="utf-8", errors="replace").splitlines()
+        print(f"\n--- {cell.name}: {cell.error or 'failed'} (see {cell.log.relative_to(ROOT)}) ---")
+        print(
+            "\n".join(line for line in lines if line.startswith(("FAILED ", "ERROR ")))
+            or "\n".join(lines[-40:])
+        )
+    total_counts: Counter[str] = sum((cell.counts for cell in done), Counter())
+    print(f"\nTotal wall time: {minutes(total)}")
+    # The closing line CI reads: every test of every cell (the wheel check counts as one).
+    closing = (
+        f"matrix: {total_counts['passed']} passed, {total_counts['failed'] + total_counts['error']} failed"
+    )
+    print(closing + (f", {total_counts['skipped']} skipped" if total_counts["skipped"] else ""))
     return 1 if failed else 0
 
 
