@@ -64,8 +64,13 @@ def _records(slo: ServiceSLO, sel: str, ctx: Context) -> list[Record]:
     period = d(slo.window)
     requests = f"sum_over_time({requests_rate('job', '5m')}{rec}[{period}])"
     budgets = {
-        "availability": f"sum_over_time(job:http_server_request_errors:rate5m{rec}[{period}])\n/\n{requests}",
-        "latency": f"1 - sum_over_time({LATENCY_GOOD}{rec}[{period}])\n/\n{requests}",
+        # No 5xx yet means no error series at all: the budget is then whole, not missing.
+        "availability": (
+            f"(sum_over_time(job:http_server_request_errors:rate5m{rec}[{period}])\n"
+            f"or {requests} * 0)\n/\n{requests}"
+        ),
+        # The good-request rate carries its spec label, the request rate does not.
+        "latency": f"1 - sum_over_time({LATENCY_GOOD}{rec}[{period}])\n/ ignoring (spec)\n{requests}",
     }
     current = {
         "availability": f"{error_ratio('job', '1h')}{rec}",

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the demo and the test suite run for real: Prometheus (with
-# promtool), Alertmanager (with amtool), wrk and shellcheck. As root it installs them; otherwise
-# it prints the exact command and fails.
+# promtool), Alertmanager (with amtool), wrk, shellcheck and Chromium (dashboard snapshots). As
+# root it installs them; otherwise it prints the exact command and fails.
 set -euo pipefail
 
 missing=()
@@ -9,6 +9,7 @@ command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || 
 command -v prometheus-alertmanager >/dev/null 2>&1 && command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)  # dashboard snapshots opened headless in the tests
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

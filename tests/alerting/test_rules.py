@@ -74,6 +74,8 @@ _KEYWORDS = {
     "group",
     "by",
     "on",
+    "ignoring",
+    "without",
     "and",
     "or",
     "unless",
@@ -92,7 +94,7 @@ _KEYWORDS = {
 def _series_in(expr: str) -> set[str]:
     text = re.sub(r"\{[^}]*\}", "", expr)  # label matchers
     text = re.sub(r"\[[^\]]*\]", "", text)  # range selectors
-    text = re.sub(r"\b(by|on)\s*\([^)]*\)", "", text)  # grouping label lists
+    text = re.sub(r"\b(by|on|ignoring|without)\s*\([^)]*\)", "", text)  # grouping label lists
     text = re.sub(r"\b\d+(ms|[smhdwy])\b", "", text)  # offsets
     names = set(re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", text))
     return {n for n in names if n not in _KEYWORDS}
