@@ -22,6 +22,12 @@ block; the merge runs later, outside any signal handler, under the exclusive loc
   before it writes anything, so the reused pid never mixes two processes' files.
 
 Until then the dead worker's files are read like a live worker's: totals are exact throughout.
+
+Servers with no child-exit hook (uvicorn, hypercorn, granian, daphne under ``fleetobs serve``)
+mark nobody dead: each scrape also sweeps the files of pids that no longer exist
+(:func:`sweep_dead`), but only in the pid namespace that emptied the directory, where a pid
+means the same process to every reader (across containers sharing a volume a live pid would
+look dead).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import contextlib
 import fcntl
 import math
 import os
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -46,6 +53,9 @@ from instrumentation.metrics.storage import ReservedMmapedDict
 LOCK_FILE = ".fleetobs.lock"
 MERGED_SUFFIX = "merged"
 DEAD_PREFIX = "dead_"
+#: The pid namespace of the process that emptied the directory: pids are only comparable there.
+NAMESPACE_FILE = ".fleetobs-pidns"
+_PID_FILE = re.compile(r"^(?:counter|histogram|summary|gauge_[a-z]+)_(\d+)\.db$")
 #: File types whose values are totals and can be summed into the merged file.
 _ADDITIVE_TYPES = ("counter", "summary", "histogram")
 
@@ -138,6 +148,41 @@ def merge_marked(path: str | os.PathLike[str] | None = None) -> int:
     return folded
 
 
+def _pid_namespace() -> str:
+    try:
+        return str(Path("/proc/self/ns/pid").readlink())
+    except OSError:
+        return ""
+
+
+def sweep_dead(path: str | os.PathLike[str] | None = None) -> int:
+    """Fold the files of every process that no longer exists; the number folded."""
+    directory = _directory(path)
+    try:
+        recorded = (directory / NAMESPACE_FILE).read_text()
+    except OSError:
+        return 0
+    if not recorded or recorded != _pid_namespace():
+        return 0
+    own = os.getpid()
+    pids = {int(m.group(1)) for f in directory.glob("*.db") if (m := _PID_FILE.match(f.name))} - {own}
+    if all(_alive(pid) for pid in pids):
+        return 0
+    folded = 0
+    with _locked(directory, exclusive=True):
+        for pid in sorted(pids):
+            if _alive(pid):  # checked again under the lock: the pid may belong to a new process now
+                continue
+            try:
+                _fold(directory, pid)
+                (directory / f"{DEAD_PREFIX}{pid}").unlink(missing_ok=True)
+            except Exception as exc:  # noqa: BLE001 - the scrape goes on; the files are still read
+                internal_error(exc, "metrics.sweep")
+                continue
+            folded += 1
+    return folded
+
+
 def claim_pid(path: str | os.PathLike[str] | None = None) -> None:
     """In a new worker, before it records anything: fold a dead predecessor with the same pid.
 
@@ -210,6 +255,7 @@ def clear_directory(path: str | os.PathLike[str] | None = None) -> None:
         for file in directory.glob(pattern):
             with contextlib.suppress(FileNotFoundError):
                 file.unlink()
+    (directory / NAMESPACE_FILE).write_text(_pid_namespace())
 
 
 class FleetCollector:
@@ -221,6 +267,7 @@ class FleetCollector:
     def collect(self) -> Iterable[Any]:
         directory = _directory(self._path)
         merge_marked(directory)
+        sweep_dead(directory)
         with _locked(directory, exclusive=False):
             files = [str(path) for path in directory.glob("*.db")]
             families = _merge(files)

@@ -18,7 +18,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
 
 from instrumentation.catalog import METRICS, Metric
-from instrumentation.metrics import storage
+from instrumentation.metrics import multiprocess, storage
 
 _lock = threading.Lock()
 _metrics: dict[str, Any] = {}
@@ -88,13 +88,16 @@ def _build(declaration: Metric, target: CollectorRegistry | None) -> Any:
 def _create() -> None:
     global _registry
     _ensure_value_class()
+    if is_multiprocess():
+        # Before this process opens a file: a dead process that had its pid is folded first
+        # (servers without a child-exit hook reuse pids too; gunicorn's post_fork does the same).
+        with contextlib.suppress(Exception):
+            multiprocess.claim_pid()
     new_registry = CollectorRegistry(auto_describe=True)
     target = None if is_multiprocess() else new_registry
     built = {declaration.name: _build(declaration, target) for declaration in METRICS}
     if is_multiprocess():
-        from instrumentation.metrics.multiprocess import FleetCollector
-
-        new_registry.register(FleetCollector())
+        new_registry.register(multiprocess.FleetCollector())
     _metrics.update(built)
     _registry = new_registry
 

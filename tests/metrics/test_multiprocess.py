@@ -138,3 +138,23 @@ def test_a_marked_pid_that_lives_again_is_left_to_its_new_owner(multiproc_dir: P
 
 def test_marking_in_an_unwritable_place_returns_false(tmp_path: Path) -> None:
     assert multiprocess.note_process_dead(123, tmp_path / "missing" / "dir") is False
+
+
+def test_a_scrape_sweeps_processes_that_no_longer_exist(multiproc_dir: Path) -> None:
+    """Servers without a child-exit hook (uvicorn and the like) mark nobody dead."""
+    multiprocess.clear_directory(multiproc_dir)  # as a server start does: records the pid namespace
+    pids = [in_child(n) for n in (2, 3)]
+    assert (multiproc_dir / f"histogram_{pids[-1]}.db").exists()
+    assert scrape_value(collect(multiproc_dir)) == 5.0
+    assert sorted(p.name for p in multiproc_dir.glob("histogram_*.db")) == ["histogram_merged.db"]
+    assert scrape_value(collect(multiproc_dir)) == 5.0
+
+
+def test_no_sweep_where_pids_may_belong_to_another_namespace(multiproc_dir: Path) -> None:
+    pid = in_child(2)
+    # No namespace record (a directory emptied by another release), then a foreign one.
+    assert multiprocess.sweep_dead(multiproc_dir) == 0
+    (multiproc_dir / multiprocess.NAMESPACE_FILE).write_text("pid:[1]")
+    assert multiprocess.sweep_dead(multiproc_dir) == 0
+    assert (multiproc_dir / f"histogram_{pid}.db").exists()
+    assert scrape_value(collect(multiproc_dir)) == 2.0
