@@ -13,7 +13,9 @@ Layout of the package::
     provisioning.py Grafana datasource and dashboard-provider files
     generate.py     deterministic rendering to files
     upload.py       pushing the dashboards to a running Grafana over its HTTP API
-    cli.py          ``fleetobs dashboards generate|upload``
+    expand.py       template variables and intervals expanded as Grafana expands them
+    snapshot/       ``fleetobs dashboards snapshot``: the dashboards drawn from live Prometheus data
+    cli.py          ``fleetobs dashboards generate|upload|snapshot``
 
 Only :mod:`instrumentation.catalog` is imported from the instrumentation.
 """

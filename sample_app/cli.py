@@ -95,6 +95,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--no-install", action="store_true", help="never install missing packages; print the command"
     )
+    parser.add_argument(
+        "--snapshot-after",
+        type=float,
+        metavar="SECONDS",
+        default=180.0,
+        help="snapshot every dashboard after this long and serve it on a local port (0: never)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -174,6 +181,13 @@ def run(args: argparse.Namespace) -> int:
         if load is not None:
             extras.append(load)
         _print_banner(fleet, args)
+        from sample_app.reports import DemoReports
+
+        extras.append(
+            DemoReports(
+                fleet, snapshot_after=args.snapshot_after, print_line=lambda line: print(line, flush=True)
+            ).start()
+        )
         _wait(args.duration, getattr(load, "summary", None))
     except (KeyboardInterrupt, _Stop):
         print("\nstopping ...", flush=True)

@@ -16,6 +16,7 @@ import io
 import json
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -47,7 +48,7 @@ def fleet(fleet_factory: FleetFactory) -> Fleet:  # noqa: F811 - the imported fi
     with LoadGenerator([app.url for app in fleet.instances], rate=20, users=4):
         fleet.prometheus.wait_for_query("sum(job:http_server_requests:rate5m) > 0", timeout=DEADLINE)
     # Settled: every rule evaluated and every target scraped, so the first report is the steady one.
-    _until(fleet, lambda _code, text: "verdict: FINDINGS: 1 error, 0 warnings" in text)
+    _until(fleet, lambda _code, text: "verdict: HEALTHY" in text)
     return fleet
 
 
@@ -73,7 +74,7 @@ def _until(fleet: Fleet, done: Callable[[int, str], bool], *extra: str) -> tuple
 @contextlib.contextmanager
 def reconfigured(fleet: Fleet, change: Callable[[Any], None], marker: str) -> Iterator[None]:
     """Change the fleet Prometheus's configuration and reload it; afterwards restore it and wait
-    until the doctor no longer reports ``marker``."""
+    until the doctor no longer reports ``marker`` and finds the fleet healthy again."""
     prometheus = fleet.prometheus
     assert prometheus is not None
     saved = (
@@ -88,7 +89,8 @@ def reconfigured(fleet: Fleet, change: Callable[[Any], None], marker: str) -> It
     finally:
         prometheus.scrape_configs, prometheus.rule_files, prometheus.alertmanager_url = saved
         prometheus.reload()
-        _until(fleet, lambda _code, text: marker not in text)
+        # Back to the settled state (a reload briefly leaves Prometheus without its Alertmanager).
+        _until(fleet, lambda _code, text: marker not in text and "verdict: HEALTHY" in text)
 
 
 def _has_lines(text: str, *lines: str) -> bool:
@@ -102,12 +104,12 @@ def _shop_groups(prometheus: Any) -> list[dict[str, Any]]:
     return groups
 
 
-#: The generated latency budget record divides a series labelled ``spec`` by one without it, so it
-#: never has a value: the doctor reports it (see the next test) until alerting/slo_rules.py is fixed.
+#: An older generated latency budget record divided a series labelled ``spec`` by one without it,
+#: so it never had a value (the doctor found it in the generated rules); the test below loads such
+#: a rule file on purpose.
 LATENCY_BUDGET_DEFECT = 'record job:slo_error_budget_remaining:ratio{slo="latency", spec="default"}'
 
 
-@pytest.mark.xfail(strict=True, reason="the generated latency error-budget record never matches (spec label)")
 def test_a_healthy_fleet_exits_0_within_10_seconds(fleet: Fleet) -> None:
     started = time.monotonic()
     code, text = doctor(*_args(fleet))
@@ -120,27 +122,38 @@ def test_a_healthy_fleet_exits_0_within_10_seconds(fleet: Fleet) -> None:
     assert took < 10, f"the doctor took {took:.1f} s"
 
 
-def test_the_generated_latency_budget_record_is_reported_broken(fleet: Fleet) -> None:
-    started = time.monotonic()
-    code, text = doctor(*_args(fleet))
-    took = time.monotonic() - started
-    errors = text.split("ERROR (1)\n", 1)[1].split("\n\n", 1)[0].splitlines()
-    assert code == 1, text
-    assert errors[0].startswith(f"  [Rules] {LATENCY_BUDGET_DEFECT}: produces no series")
-    assert (
-        f"[Rules] {LATENCY_BUDGET_DEFECT}: produces no series: every series it reads has data, yet the "
-        "expression returns nothing: job:http_server_request_latency_sli_good:rate5m carries spec, which "
-        "job:http_server_requests:rate5m lacks, so the two never match" in text
-    )
-    assert "verdict: FINDINGS: 1 error, 0 warnings (exit 1)" in text
-    assert took < 10, f"the doctor took {took:.1f} s"
+def test_a_record_that_can_never_match_is_reported_broken(
+    fleet: Fleet, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The SLO rule file as an older release generated it: its latency budget never matches."""
+    prometheus = fleet.prometheus
+    assert prometheus is not None
+    (current,) = [f for f in prometheus.rule_files if f.endswith("fleetobs-slo.yml")]
+    older = tmp_path_factory.mktemp("older-rules") / "fleetobs-slo.yml"
+    older.write_text(Path(current).read_text().replace("/ ignoring (spec)\n", "/\n"))
+    assert older.read_text() != Path(current).read_text()
+
+    def swap(prometheus: Any) -> None:
+        prometheus.rule_files = [str(older) if f == current else f for f in prometheus.rule_files]
+
+    with reconfigured(fleet, swap, LATENCY_BUDGET_DEFECT):
+        started = time.monotonic()
+        code, text = _until(fleet, lambda _code, text: LATENCY_BUDGET_DEFECT in text)
+        took = time.monotonic() - started
+        assert code == 1, text
+        assert (
+            f"[Rules] {LATENCY_BUDGET_DEFECT}: produces no series: every series it reads has data, yet the "
+            "expression returns nothing: job:http_server_request_latency_sli_good:rate5m carries spec, which "
+            "job:http_server_requests:rate5m lacks, so the two never match" in text
+        )
+        assert took < 60
 
 
 def test_the_json_report_carries_every_finding_and_the_exit_code(fleet: Fleet) -> None:
     code, text = doctor(*_args(fleet, "--json"))
     report = json.loads(text)
     assert report["exit_code"] == code
-    assert {f["subject"] for f in report["findings"] if f["severity"] != "info"} == {LATENCY_BUDGET_DEFECT}
+    assert {f["subject"] for f in report["findings"] if f["severity"] != "info"} == set()
     # Task panels are empty on a fleet without Celery: explained, and only informational.
     tasks = [f for f in report["findings"] if f["subject"].startswith("Background tasks /")]
     assert tasks
@@ -215,7 +228,7 @@ def test_one_service_not_scraped(fleet: Fleet) -> None:
     assert "- job_name: payments" in text
     # The job that is scraped gains no error or warning from the other one missing.
     findings = [row for row in text.split("\nINFO")[0].splitlines() if row.startswith("  [")]
-    assert all("payments" in row or LATENCY_BUDGET_DEFECT in row for row in findings), findings
+    assert all("payments" in row for row in findings), findings
 
 
 OLD_INSTANCE = """\
@@ -232,7 +245,8 @@ def test_one_instance_on_an_older_instrumentation(fleet: Fleet) -> None:
             _shop_groups(prometheus).append(group)
 
         with reconfigured(fleet, add, "shop-old"):
-            code, text = _until(fleet, lambda _code, text: "shop-old" in text)
+            # Wait for the findings themselves: the new target shows up (as an info note) first.
+            code, text = _until(fleet, lambda _code, text: "instance shop-old: older instrumentation" in text)
             assert code == 1
             assert (
                 "[Targets] job shop: instances run different versions "
