@@ -6,6 +6,9 @@ datasource and dashboard-provider files); the output is byte-identical on every 
 may also come from ``GRAFANA_TOKEN`` so it stays out of shell history.
 ``snapshot --prometheus URL --out DIR`` draws them from a Prometheus into HTML pages, without Grafana
 (see :mod:`dashboards.snapshot`).
+
+A bad argument is one line on stderr and exit 2; a Grafana or Prometheus that cannot be reached or
+refuses is one line naming its URL and exit 1.
 """
 
 from __future__ import annotations
@@ -14,24 +17,47 @@ import argparse
 import os
 import re
 import sys
-from pathlib import Path
 
 from dashboards import uids
+from fleetobs_cli import Refused, Unreachable, UsageError, example, http_url, number, output_dir
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("dashboards", help="generate or upload the Grafana dashboards")
+    parser = subparsers.add_parser(
+        "dashboards",
+        help="generate or upload the Grafana dashboards",
+        epilog=example(
+            "fleetobs dashboards generate --out dashboards/",
+            "fleetobs dashboards upload --url http://localhost:3000",
+        ),
+    )
     commands = parser.add_subparsers(dest="dashboards_command", metavar="COMMAND", required=True)
 
-    generate = commands.add_parser("generate", help="write dashboard JSON (and provisioning files)")
-    generate.add_argument("--out", type=Path, required=True, help="directory for the dashboard JSON files")
+    generate = commands.add_parser(
+        "generate",
+        help="write dashboard JSON (and provisioning files)",
+        epilog=example(
+            "fleetobs dashboards generate --out grafana/dashboards --provisioning grafana/provisioning"
+        ),
+    )
     generate.add_argument(
-        "--provisioning", type=Path, help="also write Grafana provisioning files (datasources, provider) here"
+        "--out", type=output_dir, required=True, help="directory for the dashboard JSON files"
+    )
+    generate.add_argument(
+        "--provisioning",
+        type=output_dir,
+        help="also write Grafana provisioning files (datasources, provider) here",
     )
     generate.set_defaults(func=_generate)
 
-    upload = commands.add_parser("upload", help="save the dashboards into a running Grafana")
-    upload.add_argument("--url", required=True, help="Grafana base URL, e.g. http://localhost:3000")
+    upload = commands.add_parser(
+        "upload",
+        help="save the dashboards into a running Grafana",
+        epilog=example("GRAFANA_TOKEN=glsa_... fleetobs dashboards upload --url http://localhost:3000"),
+    )
+    upload.add_argument(
+        "--url", type=http_url, required=True, help="Grafana base URL, e.g. http://localhost:3000"
+    )
     upload.add_argument(
         "--token",
         default=os.environ.get("GRAFANA_TOKEN"),
@@ -40,7 +66,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     upload.add_argument(
         "--folder", default=uids.FOLDER_TITLE, help=f"folder title (default: {uids.FOLDER_TITLE})"
     )
-    upload.add_argument("--timeout", type=float, default=10.0, help="seconds per HTTP request (default: 10)")
+    upload.add_argument(
+        "--timeout", type=_seconds, default=10.0, help="seconds per HTTP request (default: 10)"
+    )
     upload.set_defaults(func=_upload)
 
     snapshot = commands.add_parser(
@@ -50,10 +78,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "Run every panel of the generated dashboards against a Prometheus over a time range, "
             "as Grafana would, and write one self-contained HTML page per dashboard plus index.html."
         ),
+        epilog=example(
+            "fleetobs dashboards snapshot --prometheus http://localhost:9090 --from -3h --out snapshot/"
+        ),
     )
     # Lets `--from -1h` through as a value: argparse takes only plain negative numbers for values.
     snapshot._negative_number_matcher = re.compile(r"^-\d+(?:\.\d+)?(?:ms|[smhdwy])?(?:\d+(?:ms|[smhdwy]))*$")
-    snapshot.add_argument("--prometheus", required=True, metavar="URL", help="Prometheus base URL")
+    snapshot.add_argument(
+        "--prometheus", type=http_url, required=True, metavar="URL", help="Prometheus base URL"
+    )
     snapshot.add_argument(
         "--from",
         dest="start",
@@ -72,16 +105,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     snapshot.add_argument(
         "--dashboard", action="append", default=[], metavar="UID", help="only this dashboard (repeatable)"
     )
-    snapshot.add_argument("--out", type=Path, required=True, help="directory for the HTML pages")
+    snapshot.add_argument("--out", type=output_dir, required=True, help="directory for the HTML pages")
     snapshot.add_argument(
         "--scrape-interval",
         metavar="DURATION",
         help="the datasource scrape interval Grafana would use (default: the Prometheus' own)",
     )
     snapshot.add_argument(
-        "--timeout", type=float, default=30.0, help="seconds per Prometheus request (default 30)"
+        "--timeout", type=_seconds, default=30.0, help="seconds per Prometheus request (default 30)"
     )
     snapshot.set_defaults(func=_snapshot)
+
+
+_seconds = number(minimum=0, exclusive_minimum=True)
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -98,14 +134,12 @@ def _upload(args: argparse.Namespace) -> int:
     from dashboards.upload import GrafanaClient, UploadError, upload
 
     if not args.token:
-        print("fleetobs dashboards upload: a token is required (--token or GRAFANA_TOKEN)", file=sys.stderr)
-        return 2
+        raise UsageError("a token is required: pass --token or set GRAFANA_TOKEN")
     client = GrafanaClient(args.url, args.token, args.timeout)
     try:
         urls = upload(client, generate.dashboards(), args.folder)
-    except UploadError as exc:
-        print(f"fleetobs dashboards upload: {exc}", file=sys.stderr)
-        return 1
+    except UploadError as exc:  # its message names the URL when Grafana cannot be reached
+        raise Refused(str(exc)) from None
     base = args.url.rstrip("/")
     for url in urls:
         print(f"{base}{url}")
@@ -134,11 +168,11 @@ def _snapshot(args: argparse.Namespace) -> int:
             scrape_interval=scrape,
         )
     except ValueError as exc:
-        print(f"fleetobs dashboards snapshot: {exc}", file=sys.stderr)
-        return 2
+        raise UsageError(str(exc)) from None
     except PrometheusUnavailable as exc:
-        print(f"fleetobs dashboards snapshot: Prometheus did not answer: {exc}", file=sys.stderr)
-        return 1
+        raise Unreachable(
+            "Prometheus", args.prometheus, str(exc).removeprefix(f"{args.prometheus}: ")
+        ) from None
     for path in snapshot.pages.values():
         print(path)
     print(snapshot.index)

@@ -16,9 +16,8 @@ import argparse
 import os
 import re
 import sys
-from pathlib import Path
 
-from doctor.findings import EXIT_CANNOT_CHECK
+from fleetobs_cli import UsageError, example, integer, number, readable_file
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 
@@ -43,6 +42,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "dashboards and alerts promise",
         description="Read-only checks of a live installation. Exit codes: 0 healthy, 1 findings, "
         "2 cannot check (a backend unreachable, bad arguments: argparse's own exit code).",
+        epilog=example(
+            "fleetobs doctor --prometheus http://localhost:9090 --alertmanager http://localhost:9093 "
+            "--slo slo.yaml"
+        ),
     )
     parser.add_argument("--prometheus", type=_url, required=True, help="Prometheus base URL")
     parser.add_argument("--alertmanager", type=_url, help="Alertmanager base URL: check routing (dry run)")
@@ -72,22 +75,31 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--range", type=_duration, default=3600.0, help="dashboard time range to check (default: 1h)"
     )
     parser.add_argument(
-        "--slo", type=Path, help="the SLO spec the rules and Alertmanager config were generated from"
+        "--slo", type=readable_file, help="the SLO spec the rules and Alertmanager config were generated from"
     )
     parser.add_argument(
-        "--max-routes", type=int, default=200, help="most URL patterns a service may have (default: 200)"
+        "--max-routes",
+        type=integer(minimum=1),
+        default=200,
+        help="most URL patterns a service may have (default: 200)",
     )
-    parser.add_argument("--timeout", type=float, default=10.0, help="seconds per HTTP request (default: 10)")
+    parser.add_argument(
+        "--timeout",
+        type=number(minimum=0, exclusive_minimum=True),
+        default=10.0,
+        help="seconds per HTTP request (default: 10)",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
+    from alerting.cli import read_spec
     from doctor.run import Options, run
 
-    if args.slo is not None and not args.slo.is_file():
-        print(f"fleetobs doctor: --slo {args.slo}: no such file", file=sys.stderr)
-        return EXIT_CANNOT_CHECK
+    read_spec(args.slo)  # a bad spec is a usage error, said before any backend is asked
+    if args.range <= 0:
+        raise UsageError(f"--range must be longer than 0s, got {args.range:g}s")
     options = Options(
         prometheus=args.prometheus,
         alertmanager=args.alertmanager,

@@ -3,13 +3,15 @@
 Runs until Ctrl-C (or SIGTERM, or ``--duration`` seconds), then stops every process it started.
 State (database, configs, logs, TSDB) lives in ``--state-dir`` (default ``.demo/``), so running it
 again is quick and keeps Prometheus' history. Missing Prometheus/Alertmanager packages are
-installed with apt-get when running as root; otherwise the exact command is printed.
+installed with apt-get only when asked (``--install``, as root); otherwise the exact command is
+printed and the demo exits 1. A bad argument is one line on stderr and exit 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -19,6 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
+
+from fleetobs_cli import example, integer, number, output_dir, readable_file
 
 REQUIRED_BINARIES = ("prometheus", "prometheus-alertmanager")
 
@@ -37,21 +41,28 @@ def register(subparsers: Any) -> None:
             "Runs until Ctrl-C (or SIGTERM, or --duration), then stops every process it started. "
             "State, configs and logs live in --state-dir, so a second run is quick."
         ),
+        epilog=example("fleetobs demo --instances 2 --duration 600", "sudo fleetobs demo --install"),
     )
-    parser.add_argument("--instances", type=int, metavar="N", default=2, help="app instances (default 2)")
     parser.add_argument(
-        "--workers", type=int, metavar="N", default=2, help="gunicorn workers per instance (default 2)"
+        "--instances", type=integer(minimum=1), metavar="N", default=2, help="app instances (default 2)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=integer(minimum=1),
+        metavar="N",
+        default=2,
+        help="gunicorn workers per instance (default 2)",
     )
     parser.add_argument(
         "--duration",
-        type=float,
+        type=number(minimum=0),
         metavar="SECONDS",
         default=0,
         help="stop after this many seconds (default: run until Ctrl-C)",
     )
     parser.add_argument(
         "--state-dir",
-        type=Path,
+        type=output_dir,
         metavar="DIR",
         default=Path(".demo"),
         help="where state and logs live (default .demo)",
@@ -70,16 +81,17 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--rate",
-        type=float,
+        type=number(minimum=0, exclusive_minimum=True),
         metavar="RPS",
         default=8.0,
         help="requests per second of the built-in load (default 8)",
     )
     parser.add_argument(
-        "--slo", type=Path, metavar="FILE", help="SLO spec file handed to the alerting package"
+        "--slo", type=readable_file, metavar="FILE", help="SLO spec file handed to the alerting package"
     )
     parser.add_argument(
         "--scrape-interval",
+        type=_interval,
         metavar="DURATION",
         default="5s",
         help="Prometheus scrape and rule interval (default 5s)",
@@ -92,17 +104,33 @@ def register(subparsers: Any) -> None:
         metavar="URL",
         help="Redis for the cache and the Celery broker (starts a Celery worker)",
     )
-    parser.add_argument(
-        "--no-install", action="store_true", help="never install missing packages; print the command"
+    install = parser.add_mutually_exclusive_group()
+    install.add_argument(
+        "--install",
+        action="store_true",
+        help="install missing Prometheus/Alertmanager packages with apt-get (as root); "
+        "default: print the command",
+    )
+    install.add_argument(
+        "--no-install",
+        action="store_true",
+        help="never install missing packages; print the command (the default)",
     )
     parser.add_argument(
         "--snapshot-after",
-        type=float,
+        type=number(minimum=0),
         metavar="SECONDS",
         default=180.0,
         help="snapshot every dashboard after this long and serve it on a local port (0: never)",
     )
     parser.set_defaults(func=run)
+
+
+def _interval(text: str) -> str:
+    """A Prometheus duration such as 5s or 1m (what the generated prometheus.yml will say)."""
+    if not re.fullmatch(r"[1-9][0-9]*(ms|s|m|h)", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 5s, 15s or 1m")
+    return text
 
 
 def ensure_binaries(*, allow_install: bool) -> int:
@@ -116,8 +144,12 @@ def ensure_binaries(*, allow_install: bool) -> int:
     command = ["apt-get", "install", "-y", *packages]
     can_install = allow_install and os.geteuid() == 0 and shutil.which("apt-get") is not None
     if not can_install:
-        print(f"fleetobs demo: missing {', '.join(missing)}. Install with:", file=sys.stderr)
-        print(f"    sudo apt-get update && sudo {' '.join(command)}", file=sys.stderr)
+        print(
+            f"fleetobs demo: missing {', '.join(missing)}; install with "
+            f"`sudo apt-get update && sudo {' '.join(command)}`"
+            + ("" if allow_install else " or run `sudo fleetobs demo --install`"),
+            file=sys.stderr,
+        )
         return 1
     print(f"installing {' '.join(packages)} with apt-get ...", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
@@ -147,10 +179,7 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.instances < 1 or args.workers < 1:
-        print("fleetobs demo: --instances and --workers must be at least 1", file=sys.stderr)
-        return 2
-    status = ensure_binaries(allow_install=not args.no_install)
+    status = ensure_binaries(allow_install=args.install)
     if status:
         return status
 

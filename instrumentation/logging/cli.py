@@ -7,8 +7,9 @@
 ``kibana import --url URL [--api-key KEY]``
     POST the saved objects to Kibana's import API with ``overwrite=true`` (idempotent).
 
-Failures print one line on stderr and exit non-zero: 2 when the server cannot be reached, 1
-when it answers with an error (authentication, permissions, a bad request).
+Failures print one line on stderr: exit 2 for a bad argument, 1 when the server cannot be reached
+(the line names its URL) or answers with an error (authentication, permissions, a bad request),
+as every ``fleetobs`` command does.
 """
 
 from __future__ import annotations
@@ -23,49 +24,81 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from fleetobs_cli import EXIT_BACKEND, EXIT_USAGE, example, http_url, integer, number, one_line, output_dir
 from instrumentation.logging import assets
 
-UNREACHABLE = 2
-REFUSED = 1
+UNREACHABLE = EXIT_BACKEND
+REFUSED = EXIT_BACKEND
+USAGE = EXIT_USAGE
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``elasticsearch`` and ``kibana`` commands."""
-    es = subparsers.add_parser("elasticsearch", help="install or write the Elasticsearch log assets")
+    es = subparsers.add_parser(
+        "elasticsearch",
+        help="install or write the Elasticsearch log assets",
+        epilog=example(
+            "fleetobs elasticsearch setup --url http://localhost:9200",
+            "fleetobs elasticsearch assets --out es/",
+        ),
+    )
     es_commands = es.add_subparsers(dest="elasticsearch_command", metavar="COMMAND", required=True)
 
-    setup = es_commands.add_parser("setup", help="install the ILM policy and the index template")
-    setup.add_argument("--url", required=True, help="Elasticsearch URL, e.g. http://localhost:9200")
+    setup = es_commands.add_parser(
+        "setup",
+        help="install the ILM policy and the index template",
+        epilog=example(
+            "FLEETOBS_ELASTICSEARCH_API_KEY=... fleetobs elasticsearch setup --url https://es:9200"
+        ),
+    )
+    setup.add_argument(
+        "--url", type=http_url, required=True, help="Elasticsearch URL, e.g. http://localhost:9200"
+    )
     setup.add_argument(
         "--api-key",
         default=os.environ.get("FLEETOBS_ELASTICSEARCH_API_KEY"),
         help="API key (default: $FLEETOBS_ELASTICSEARCH_API_KEY)",
     )
     _retention_argument(setup)
-    setup.add_argument("--timeout", type=float, default=10.0, help="seconds per request (default: 10)")
+    setup.add_argument("--timeout", type=_seconds, default=10.0, help="seconds per request (default: 10)")
     setup.set_defaults(func=_setup)
 
-    write = es_commands.add_parser("assets", help="write the template, policy and Kibana objects to files")
-    write.add_argument("--out", type=Path, required=True, help="directory to write into")
+    write = es_commands.add_parser(
+        "assets",
+        help="write the template, policy and Kibana objects to files",
+        epilog=example("fleetobs elasticsearch assets --out es/ --retention-days 14"),
+    )
+    write.add_argument("--out", type=output_dir, required=True, help="directory to write into")
     _retention_argument(write)
     write.set_defaults(func=_write_assets)
 
-    kibana = subparsers.add_parser("kibana", help="load the Kibana saved objects")
+    kibana = subparsers.add_parser(
+        "kibana",
+        help="load the Kibana saved objects",
+        epilog=example("fleetobs kibana import --url http://localhost:5601"),
+    )
     kibana_commands = kibana.add_subparsers(dest="kibana_command", metavar="COMMAND", required=True)
-    load = kibana_commands.add_parser("import", help="import the data view, searches and dashboard")
-    load.add_argument("--url", required=True, help="Kibana URL, e.g. http://localhost:5601")
+    load = kibana_commands.add_parser(
+        "import",
+        help="import the data view, searches and dashboard",
+        epilog=example("KIBANA_API_KEY=... fleetobs kibana import --url http://localhost:5601 --space ops"),
+    )
+    load.add_argument("--url", type=http_url, required=True, help="Kibana URL, e.g. http://localhost:5601")
     load.add_argument(
         "--api-key", default=os.environ.get("KIBANA_API_KEY"), help="API key (default: $KIBANA_API_KEY)"
     )
     load.add_argument("--space", default=None, help="Kibana space id (default: the default space)")
-    load.add_argument("--timeout", type=float, default=10.0, help="seconds per request (default: 10)")
+    load.add_argument("--timeout", type=_seconds, default=10.0, help="seconds per request (default: 10)")
     load.set_defaults(func=_kibana_import)
+
+
+_seconds = number(minimum=0, exclusive_minimum=True)
 
 
 def _retention_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--retention-days",
-        type=int,
+        type=integer(minimum=1),
         default=assets.DEFAULT_RETENTION_DAYS,
         help=f"delete log indices this many days after rollover (default: {assets.DEFAULT_RETENTION_DAYS})",
     )
@@ -76,19 +109,17 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())[:300]
+_one_line = one_line
 
 
 def _setup(args: argparse.Namespace) -> int:
-    if args.retention_days < 1:
-        return _fail(f"--retention-days must be at least 1, got {args.retention_days}", REFUSED)
     try:
         from elastic_transport import TransportError
         from elasticsearch import ApiError, Elasticsearch, UnsupportedProductError
     except ImportError:
         return _fail(
-            "the elasticsearch package is needed: pip install 'django-fleet-observability[elasticsearch]'", 2
+            "the elasticsearch package is needed: pip install 'django-fleet-observability[elasticsearch]'",
+            USAGE,
         )
     client = Elasticsearch(args.url, api_key=args.api_key, request_timeout=args.timeout, max_retries=0)
     step = f"PUT _ilm/policy/{assets.ILM_POLICY_NAME}"
@@ -138,7 +169,9 @@ def _write_assets(args: argparse.Namespace) -> int:
         )
         (out / "kibana-saved-objects.ndjson").write_text(assets.kibana_ndjson())
     except (OSError, ValueError) as exc:
-        return _fail(f"cannot write assets to {out}: {_one_line(exc)}", REFUSED)
+        return _fail(
+            f"cannot write assets to {out}: {_one_line(exc)}; check the path and its permissions", USAGE
+        )
     print(f"wrote ilm-policy.json, index-template.json, kibana-saved-objects.ndjson to {out}")
     return 0
 
@@ -159,8 +192,6 @@ def _multipart(filename: str, content: bytes) -> tuple[bytes, str]:
 
 def _kibana_import(args: argparse.Namespace) -> int:
     base = args.url.rstrip("/")
-    if not base.startswith(("http://", "https://")):
-        return _fail(f"--url must start with http:// or https://, got {args.url!r}", REFUSED)
     space = f"/s/{args.space}" if args.space else ""
     url = f"{base}{space}/api/saved_objects/_import?overwrite=true"
     body, content_type = _multipart("fleetobs.ndjson", assets.kibana_ndjson().encode())

@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from fleetobs_cli import example
 from instrumentation.servers import logconfig
 
 
@@ -15,7 +16,11 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         launch.run(args.server, args.server_args)
     except ModuleNotFoundError as exc:
-        print(f"fleetobs serve: {exc}", file=sys.stderr)
+        print(
+            f"fleetobs serve: {args.server} needs the {exc.name} package, which is not installed; "
+            f"pip install {args.server}",
+            file=sys.stderr,
+        )
         return 2
     return 0
 
@@ -27,7 +32,11 @@ def register(subparsers: Any) -> None:
         description=(
             "Run an ASGI server with every worker's metrics in one multiprocess directory and the "
             "server's own log lines in the same JSON. Everything after SERVER is the server's own "
-            "command line, e.g. `fleetobs serve uvicorn project.asgi:application --workers 4`."
+            "command line. A bad server argument is the server's own error and exit status."
+        ),
+        epilog=example(
+            "fleetobs serve uvicorn project.asgi:application --workers 4",
+            "fleetobs serve granian --interface asgi project.asgi:application --workers 2",
         ),
     )
     serve.add_argument(
