@@ -5,7 +5,11 @@ other middleware return early) and runs its bookkeeping last. The route is read 
 resolver match Django already computed (``request.resolver_match.route``), never resolved
 again. Once Django has resolved the URL (``process_view``), the path segments captured by URL
 parameters named like credentials (``reset/<uidb64>/<token>/``) are masked in the log context
-and on the span, once per request (:func:`instrumentation._request.masked_path`). Each signal
+and on the span, once per request (:func:`instrumentation._request.masked_path`). A streamed
+response (files, ``StreamingHttpResponse``) is measured as the server sends it
+(:mod:`instrumentation._body`): its body size and its access line come when the last chunk is
+sent or the server closes it; its duration, status and span are those of the moment the view's
+response reached the middleware, as for any other response. Each signal
 is called through the error boundary: a telemetry failure costs the request
 nothing. Sync and async requests take the same steps (``__call__`` / ``__acall__``).
 """
@@ -21,12 +25,15 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
 
+from instrumentation import _body as body
 from instrumentation import conf, db, tracing
 from instrumentation import logging as fleet_logging
+from instrumentation._body import no_body
 from instrumentation._headers import set_header
 from instrumentation._request import RequestInfo, masked_path, sensitive_routes
 from instrumentation._safety import internal_error
 from instrumentation.catalog import HTTP_METHODS, UNMATCHED_ROUTE
+from instrumentation.logging import context as log_context
 from instrumentation.logging import route_masking as log_masking
 from instrumentation.metrics import http, runtime
 from instrumentation.metrics.registry import get
@@ -86,10 +93,29 @@ def _request_bytes(request: HttpRequest) -> int:
         return 0
 
 
-def _response_bytes(response: HttpResponseBase | None) -> int | None:
-    if response is None or response.streaming:
-        return None
-    return len(response.content)  # type: ignore[attr-defined]
+class _Deferred:
+    """The end of a streamed response's request, once its body is sent (:mod:`._body`)."""
+
+    __slots__ = ("ctx", "info", "measured", "request")
+
+    def __init__(self, request: HttpRequest, info: RequestInfo, measured: bool, ctx: Any) -> None:
+        self.request = request
+        self.info = info
+        self.measured = measured
+        self.ctx = ctx
+
+    def __call__(self, sent: int | None) -> None:
+        info = self.info
+        info.response_bytes = sent
+        try:
+            if self.measured and sent is not None:
+                http.observe_response_size(info.method, info.route, info.status, sent)
+        except Exception as exc:  # noqa: BLE001
+            internal_error(exc, "middleware.body.metrics")
+        try:
+            log_context.write_access_line(self.request, info, self.ctx)
+        except Exception as exc:  # noqa: BLE001
+            internal_error(exc, "middleware.body.logging")
 
 
 def _begin(request: HttpRequest) -> _RequestState:
@@ -157,7 +183,15 @@ def _finish(
     status = response.status_code if response is not None else 500
     method = _METHODS.get(request.method or "", "_OTHER")
     exception = raised or state.exception
-    response_bytes = _response_bytes(response)
+    streamed = False
+    response_bytes: int | None = None
+    if response is not None:
+        if no_body(method, status):
+            response_bytes = 0
+        elif response.streaming:
+            streamed = True  # counted as the server sends it (the deferred part below)
+        else:
+            response_bytes = len(response.content)  # type: ignore[attr-defined]
     request_bytes = _request_bytes(request)
     queries = state.queries
     try:
@@ -197,11 +231,18 @@ def _finish(
             set_header(response, settings.request_id_header, state.request_id)
         except Exception as exc:  # noqa: BLE001
             internal_error(exc, "middleware.finish.header")
+    info = RequestInfo(
+        method, route, status, duration_ns, request_bytes, response_bytes, state.request_id, exception
+    )
     try:
-        info = RequestInfo(
-            method, route, status, duration_ns, request_bytes, response_bytes, state.request_id, exception
-        )
-        fleet_logging.finish_request(state.log_token, request, info)
+        deferred = None
+        if streamed:
+            measured = settings.metrics_enabled and route not in settings.metrics_excluded
+            deferred = _Deferred(request, info, measured, log_context.end_request(state.log_token))
+            if body.meter(request, response, deferred) is None:
+                deferred(None)  # not a streamed response Django built: its size is unknown
+        else:
+            fleet_logging.finish_request(state.log_token, request, info)
     except Exception as exc:  # noqa: BLE001
         internal_error(exc, "middleware.finish.logging")
     try:

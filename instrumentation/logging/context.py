@@ -8,13 +8,15 @@ line logged during the request carries: ``http.request.id``, ``http.request.meth
 a child span (a database query) carries that span's id.
 
 :func:`finish_request` writes the access line (dataset ``django.access``, logger
-``fleetobs.access``) and restores the previous context. The access line is assembled as a
-nested ECS dict in one go, with the static parts shared, and rendered once: it is the one line
-every request pays for. Its level follows the status (5xx error, 4xx warning, else info);
-successful requests can be sampled with ``ACCESS_LOG_SAMPLE_RATE``, and successful requests to
-the routes excluded from metrics (``/metrics``, ``/healthz``, ``/readyz``: scrapes and probes)
-get no access line at all. The user id is read only
-when authentication already ran (``request._cached_user``), never by touching the database.
+``fleetobs.access``) and restores the previous context. A streamed response's line waits for its
+body to be sent (its size is known only then): :func:`end_request` restores the context at once
+and :func:`write_access_line` writes the line when the server has sent the body. The access line
+is assembled as a nested ECS dict in one go, with the static parts shared, and rendered once: it
+is the one line every request pays for. Its level follows the status (5xx error, 4xx warning,
+else info); successful requests can be sampled with ``ACCESS_LOG_SAMPLE_RATE``, and successful
+requests to the routes excluded from metrics (``/metrics``, ``/healthz``, ``/readyz``: scrapes
+and probes) get no access line at all. The user id is read only when authentication already ran
+(``request._cached_user``), never by touching the database.
 
 When the pipeline is not installed (``LOGGING_CONFIGURE`` off), the access line goes to the
 standard ``fleetobs.access`` logger with the ECS fields as ``extra`` attributes, for whatever
@@ -46,9 +48,11 @@ __all__ = [
     "add_request_fields",
     "begin_request",
     "current_request",
+    "end_request",
     "finish_request",
     "log_n_plus_one",
     "reset",
+    "write_access_line",
 ]
 
 _METHOD_LIMIT = 32
@@ -141,7 +145,27 @@ def finish_request(token: Token[RequestContext | None] | None, request: Any, inf
                 _current.set(None)
 
 
-def _access_line(request: Any, info: Any) -> None:
+def end_request(token: Token[RequestContext | None] | None) -> RequestContext | None:
+    """Unbind the request's context without writing its access line yet; returns the context.
+
+    For a streamed response, whose size is known only once the server has sent it: the access
+    line is written later with :func:`write_access_line`, outside the request's context.
+    """
+    ctx = _current.get()
+    if token is not None:
+        try:
+            _current.reset(token)
+        except ValueError:
+            _current.set(None)
+    return ctx
+
+
+def write_access_line(request: Any, info: Any, ctx: RequestContext | None) -> None:
+    """The access line of a request whose context :func:`end_request` unbound."""
+    _access_line(request, info, ctx)
+
+
+def _access_line(request: Any, info: Any, ctx: RequestContext | None = None) -> None:
     pipeline = pipeline_module.current()
     if not pipeline.access_enabled:
         return
@@ -158,7 +182,8 @@ def _access_line(request: Any, info: Any) -> None:
         level, levelno = "info", logging.INFO
     if not _access_logger.isEnabledFor(levelno):
         return
-    ctx = _current.get()
+    if ctx is None:
+        ctx = _current.get()
     if ctx is None:
         # finish without begin (or a foreign context): rebuild what begin_request would have.
         ctx = _current.get() or _context_for(request, info.request_id)

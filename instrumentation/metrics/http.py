@@ -2,7 +2,8 @@
 
 ``observe`` runs once per request. Everything that can be computed once per label set (the
 prometheus_client children, the exemplar keys of every bucket) is cached in a dict keyed by
-``(method, route, status)``; a request then costs a dict lookup and the value writes.
+``(method, route, status)``; a request then costs a dict lookup and the value writes. A streamed
+response's body size comes later, once it is sent (:func:`observe_response_size`).
 """
 
 from __future__ import annotations
@@ -84,6 +85,13 @@ def observe(
         series.request_size.observe(request_bytes)
     if response_bytes is not None:
         series.response_size.observe(response_bytes)
+
+
+def observe_response_size(method: str, route: str, status: int, response_bytes: int) -> None:
+    """Record the body size of a request :func:`observe` recorded without one (a streamed body,
+    measured once the server has sent it)."""
+    series = _series.get((method, route, status)) or _build(method, route, status)
+    series.response_size.observe(response_bytes)
 
 
 def active_requests() -> Any:

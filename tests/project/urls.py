@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from django.urls import include, path, re_path
+from django.views.static import serve
 
-from tests.project import views
+from tests.project import views, views_responses
 
 urlpatterns = [
     path("ok/", views.ok),
@@ -16,5 +17,11 @@ urlpatterns = [
     path("cached/", views.cached),
     path("async/ok/", views.async_ok),
     path("async/boom/", views.async_boom),
+    re_path(r"^static/(?P<path>.*)$", serve, {"document_root": views_responses.STATIC_DIR}),
+    path("responses/file/", views_responses.file_response),
+    path("responses/memory-file/", views_responses.memory_file),
+    path("responses/stream/", views_responses.stream),
+    path("responses/astream/", views_responses.astream),
+    path("responses/tagged/", views_responses.tagged),
     path("", include("instrumentation.urls")),
 ]
