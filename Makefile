@@ -8,7 +8,7 @@ CONSTRAINTS := constraints/test.txt
 # Cells of the test matrix (constraints/matrix.toml) that run at once; CELLS=a,b picks some.
 MATRIX_JOBS ?= 2
 
-.PHONY: help install system-deps test lint typecheck pytest matrix matrix-upstream constraints demo bench soak docs clean
+.PHONY: help install system-deps test lint typecheck pytest matrix matrix-upstream constraints demo bench soak docs dist clean
 
 help:
 	@echo "make demo   - run the sample fleet with real Prometheus and Alertmanager, under load"
@@ -60,7 +60,13 @@ matrix-upstream: $(INSTALLED) system-deps
 constraints: $(INSTALLED)
 	$(PYTHON) scripts/matrix.py freeze $(if $(UPGRADE),--upgrade)
 
-test: install system-deps lint typecheck matrix
+# The sdist and the wheel users install (the wheel built from the sdist), checked as an index would.
+dist: $(INSTALLED)
+	rm -rf dist
+	$(BIN)/python -m build --no-isolation --outdir dist .
+	$(BIN)/twine check --strict dist/*
+
+test: install system-deps lint typecheck dist matrix
 
 demo: $(INSTALLED) system-deps
 	$(BIN)/fleetobs demo
