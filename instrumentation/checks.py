@@ -5,6 +5,7 @@
 ``fleetobs.E002``     ``ObservabilityMiddleware`` is listed more than once.
 ``fleetobs.E003``     A ``FLEET_OBSERVABILITY`` value (or its environment variable) is invalid.
 ``fleetobs.E004``     ``/metrics`` would be served to the internet (``check --deploy`` only).
+``fleetobs.E005``     ``ROUTE_NAMER`` cannot be imported or is not callable.
 ``fleetobs.W001``     ``ObservabilityMiddleware`` is not the first middleware.
 ``fleetobs.W002``     ``FLEET_OBSERVABILITY`` has a key this version does not know.
 ``fleetobs.W003``     ``/metrics`` is open to the world while ``DEBUG`` is off.
@@ -107,6 +108,21 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     return messages
 
 
+def check_route_namer(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    from instrumentation.routes import namer_problem
+
+    problem = namer_problem(conf.get_settings())
+    if problem is None:
+        return []
+    return [
+        checks.Error(
+            f"{problem}; requests keep their URL pattern as route.",
+            hint="Set ROUTE_NAMER to the dotted path of a callable (request, resolver_match) -> str | None.",
+            id="fleetobs.E005",
+        )
+    ]
+
+
 def check_metrics_exposure(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     settings = conf.get_settings()
     if not settings.metrics_enabled or django_settings.DEBUG:
@@ -162,6 +178,7 @@ def register() -> None:
     checks.register(check_middleware, checks.Tags.compatibility)
     checks.register(check_opentelemetry, checks.Tags.compatibility)
     checks.register(check_settings, checks.Tags.compatibility)
+    checks.register(check_route_namer, checks.Tags.compatibility)
     checks.register(check_metrics_exposure, checks.Tags.security, deploy=False)
     checks.register(check_metrics_deploy, checks.Tags.security, deploy=True)
     checks.register(check_urls, checks.Tags.urls)

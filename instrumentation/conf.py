@@ -122,6 +122,8 @@ class Settings:
     metrics_port: int | None = None
     exemplars_enabled: bool = True
     n_plus_one_threshold: int = 5
+    route_namer: str | None = None
+    route_name_limit: int = 100
     # Tracing.
     tracing_enabled: bool = True
     otlp_endpoint: str | None = None
@@ -304,6 +306,7 @@ def _validate(s: Settings) -> list[tuple[str, str]]:
             problems.append((name.upper(), f"must be between 0 and 1, got {value!r}"))
     positive = (
         "n_plus_one_threshold",
+        "route_name_limit",
         "span_queue_size",
         "span_batch_size",
         "max_value_length",

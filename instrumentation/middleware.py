@@ -2,16 +2,17 @@
 
 Put it first in ``MIDDLEWARE`` so it times everything, sees every response (including those
 other middleware return early) and runs its bookkeeping last. The route is read from the
-resolver match Django already computed (``request.resolver_match.route``), never resolved
-again. Once Django has resolved the URL (``process_view``), the path segments captured by URL
-parameters named like credentials (``reset/<uidb64>/<token>/``) are masked in the log context
-and on the span, once per request (:func:`instrumentation._request.masked_path`). A streamed
-response (files, ``StreamingHttpResponse``) is measured as the server sends it
-(:mod:`instrumentation._body`): its body size and its access line come when the last chunk is
-sent or the server closes it; its duration, status and span are those of the moment the view's
-response reached the middleware, as for any other response. Each signal
-is called through the error boundary: a telemetry failure costs the request
-nothing. Sync and async requests take the same steps (``__call__`` / ``__acall__``).
+resolver match Django already computed (``request.resolver_match.route``), never resolved again,
+unless a route name replaces it (:mod:`instrumentation.routes`). Once Django has resolved the
+URL (``process_view``), the path segments captured by URL parameters named like credentials
+(``reset/<uidb64>/<token>/``) are masked in the log context and on the span, once per request
+(:func:`instrumentation._request.masked_path`). A streamed response (files,
+``StreamingHttpResponse``) is measured as the server sends it (:mod:`instrumentation._body`):
+its body size and its access line come when the last chunk is sent or the server closes it; its
+duration, status and span are those of the moment the view's response reached the middleware, as
+for any other response. Each signal is called through the error boundary: a telemetry failure
+costs the request nothing. Sync and async requests take the same steps (``__call__`` /
+``__acall__``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
 
 from instrumentation import _body as body
-from instrumentation import conf, db, tracing
+from instrumentation import conf, db, routes, tracing
 from instrumentation import logging as fleet_logging
 from instrumentation._body import no_body
 from instrumentation._headers import set_header
@@ -77,10 +78,12 @@ def _request_id(request: HttpRequest, header_key: str) -> str:
     return getrandbits(128).to_bytes(16, "big").hex()
 
 
-def _route(request: HttpRequest) -> str:
+def _route(request: HttpRequest, settings: conf.Settings) -> str:
     match = getattr(request, "resolver_match", None)
-    route = getattr(match, "route", None) if match is not None else None
-    return route or UNMATCHED_ROUTE
+    if match is None:
+        return UNMATCHED_ROUTE
+    route = getattr(match, "route", None) or UNMATCHED_ROUTE
+    return routes.names_for(settings).name(request, match, route)
 
 
 def _request_bytes(request: HttpRequest) -> int:
@@ -179,7 +182,7 @@ def _finish(
     if not state.path_checked:  # no process_view: another view middleware answered first
         _mask_path(request, state)
     settings = state.settings
-    route = _route(request)
+    route = _route(request, settings)
     status = response.status_code if response is not None else 500
     method = _METHODS.get(request.method or "", "_OTHER")
     exception = raised or state.exception

@@ -96,7 +96,8 @@ METRICS: tuple[Metric, ...] = (
         "http_server_response_body_size_bytes",
         "histogram",
         "bytes",
-        "Size of HTTP response bodies, by method and URL pattern.",
+        "Size of HTTP response bodies as sent (streamed and file bodies counted as the server sends "
+        "them; 0 for HEAD, 1xx, 204 and 304), by method and URL pattern.",
         ("http_request_method", "http_route"),
         SIZE_BUCKETS,
     ),

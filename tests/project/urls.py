@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import include, path, re_path
 from django.views.static import serve
 
-from tests.project import views, views_responses
+from tests.project import views, views_responses, views_routes
 
 urlpatterns = [
     path("ok/", views.ok),
@@ -23,5 +23,10 @@ urlpatterns = [
     path("responses/stream/", views_responses.stream),
     path("responses/astream/", views_responses.astream),
     path("responses/tagged/", views_responses.tagged),
+    re_path(r"^app/(?P<rest>.*)$", views_routes.spa, name="spa"),
+    path("shop/<slug:step>/", views_routes.checkout),
+    path("docs/<slug:section>/", views_routes.docs),
+    path("invite/<str:invite_token>/", views_routes.invite),
+    path("reports/<int:year>/", views_routes.Reports.as_view()),
     path("", include("instrumentation.urls")),
 ]
