@@ -17,7 +17,8 @@ replaces the pattern for such requests. The first of these that gives one is use
 they are bounded like every label: at most ``ROUTE_NAME_LIMIT`` distinct names per process
 (names longer than 128 characters are cut); a request whose name would go beyond keeps its URL
 pattern, and a warning says so once. A namer that raises is logged once and the pattern used.
-The trivial request (no name anywhere) costs an attribute lookup on the view and on the request.
+The trivial request (no name anywhere) costs a dict lookup by view (what the view says is read
+once per view).
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ __all__ = ["ATTRIBUTE", "name_request", "namer_problem", "route_name"]
 ATTRIBUTE = "fleetobs_route"
 _REQUEST_ATTRIBUTE = "_fleetobs_route"
 _MAX_LENGTH = 128
+_MAX_VIEWS = 4096
+_UNSEEN = object()
+#: Whether any request of this process was given a name (:func:`name_request`).
+_requests_named = False
 
 Namer = Callable[[Any, Any], "str | None"]
 View = TypeVar("View")
@@ -66,6 +71,8 @@ def route_name(name: str | Namer) -> Callable[[View], View]:
 
 def name_request(request: Any, name: str) -> None:
     """Give the request being served a route name (rule 3 above; used by built-in namers)."""
+    global _requests_named
+    _requests_named = True  # from now on, requests are looked at for a name
     request.__dict__[_REQUEST_ATTRIBUTE] = name
 
 
@@ -95,7 +102,7 @@ def namer_problem(settings: Settings) -> str | None:
 class RouteNames:
     """The names in use in this process, for one settings object."""
 
-    __slots__ = ("_admitted", "_lock", "_reported", "limit", "namer", "settings")
+    __slots__ = ("_admitted", "_lock", "_reported", "_views", "limit", "namer", "settings")
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -104,12 +111,20 @@ class RouteNames:
         self._admitted: set[str] = set()
         self._lock = threading.Lock()
         self._reported: set[str] = set()
+        self._views: dict[Any, Any] = {}
         if settings.route_namer and namer_problem(settings) is None:
             self.namer = import_string(settings.route_namer)
 
     def name(self, request: Any, match: Any, route: str) -> str:
         """The route name of ``request`` (``route``, its URL pattern, when nothing names it)."""
-        naming = _view_naming(match.func)
+        func = match.func
+        naming = self._views.get(func, _UNSEEN)
+        if naming is _UNSEEN:  # once per view: views are fixed when the URLconf is loaded
+            naming = _view_naming(func)
+            if len(self._views) < _MAX_VIEWS:
+                self._views[func] = naming
+        if naming is None and self.namer is None and not _requests_named:
+            return route  # the trivial request
         name = None
         if naming is not None:
             name = naming if isinstance(naming, str) else self._ask(naming, request, match)
