@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wagtail import hooks  # type: ignore[import-untyped, import-not-found, unused-ignore]
+from wagtail import hooks
 
 from instrumentation.routes import name_request
 
