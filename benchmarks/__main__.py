@@ -16,7 +16,7 @@ from benchmarks import configs, logs, machine, overhead, report
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
 DOCS = ROOT / "docs" / "performance.md"
-SECTIONS = ("overhead", "load", "scrape", "logs", "profile")
+SECTIONS = ("overhead", "footprint", "load", "scrape", "logs", "profile")
 
 
 def _log(message: str) -> None:
@@ -29,16 +29,21 @@ _overrides: dict[str, Any] = {}
 
 def run_overhead(quick: bool) -> dict[str, Any]:
     if quick:
-        plan = overhead.Plan(configs=configs.QUICK, rounds=3, requests={"trivial": 500, "orm": 150})
+        requests = {view: max(20, count // 4) for view, count in overhead.REQUESTS.items()}
+        plan = overhead.Plan(configs=configs.QUICK, rounds=3, requests=requests)
     else:
-        plan = overhead.Plan(
-            configs=configs.FULL, rounds=7, requests={"trivial": 2000, "orm": 400}, replicas=2
-        )
+        plan = overhead.Plan(configs=configs.FULL, rounds=7, replicas=2)
     if _overrides.get("configs"):
         plan.configs = _overrides["configs"]
     if _overrides.get("rounds"):
         plan.rounds = _overrides["rounds"]
     return overhead.run(plan, _log)
+
+
+def run_footprint(quick: bool) -> dict[str, Any]:
+    from benchmarks import footprint
+
+    return footprint.run(rounds=2 if quick else 5, log=_log)
 
 
 def run_load(quick: bool) -> dict[str, Any]:
@@ -64,7 +69,9 @@ def run_profile(quick: bool) -> dict[str, Any]:
     try:
         worker.wait_ready()
         result: dict[str, Any] = {}
-        for view, count in (("trivial", 1000 if quick else 6000), ("orm", 300 if quick else 1500)):
+        plan = (("trivial", 6000), ("orm", 1500), ("raw-50", 150), ("orm-50", 100), ("applog", 6000))
+        for view, full in plan:
+            count = full // 6 if quick else full
             _log(f"profile: ours-100 {view}, {count} requests")
             # The profiler measures wall-clock time and slows the code down; an unprofiled run
             # first gives the CPU time per request its shares are scaled to.
@@ -72,6 +79,8 @@ def run_profile(quick: bool) -> dict[str, Any]:
             profiled = worker.send({"cmd": "profile", "view": view, "requests": count}, timeout=900)
             profiled["unprofiled_cpu_us"] = round(timed["cpu_ns"] / count / 1000, 1)
             result[view] = profiled
+        _log("profile: our log pipeline (stdlib logger)")
+        result["log-pipeline"] = logs.run_profile(lines=5000 if quick else 50000)
         return result
     finally:
         worker.close()
@@ -79,6 +88,7 @@ def run_profile(quick: bool) -> dict[str, Any]:
 
 RUNNERS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "overhead": run_overhead,
+    "footprint": run_footprint,
     "load": run_load,
     "scrape": run_scrape,
     "logs": run_logs,

@@ -10,8 +10,17 @@ documentation says:
                 ``PrometheusAfterMiddleware`` last, its database engine and cache backend.
 ``otel``        OpenTelemetry's ``DjangoInstrumentor`` with an SDK ``TracerProvider`` and a
                 ``BatchSpanProcessor``.
+``otel-db``     OpenTelemetry's per-query instrumentation for the database driver
+                (``SQLite3Instrumentor``, from opentelemetry-instrumentation-sqlite3): Django's
+                instrumentation records no query spans by itself.
 ``structlog``   django-structlog's ``RequestMiddleware``, structlog's JSON renderer through the
-                standard library's ``ProcessorFormatter``.
+                standard library's ``ProcessorFormatter``; the views' application log lines
+                go through structlog (``structlog.get_logger``), as its documentation shows.
+
+Where spans go (``export``): ``sink`` (default) encodes every batch as OTLP protobuf in
+process and drops it (:mod:`benchmarks.sinks`); ``http`` and ``grpc`` send it over OTLP/HTTP or
+OTLP/gRPC to a receiver in another process (:mod:`benchmarks.receiver`), the real send path:
+connection handling, batching, and the export thread competing with the request threads.
 
 ``minimal`` is a reference, not a competitor: :mod:`benchmarks.project.minimal`, the least a
 Python middleware can do for the three signals, which puts the goals in proportion.
@@ -19,6 +28,7 @@ Python middleware can do for the three signals, which puts the goals in proporti
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +46,11 @@ class Config:
     def tracing(self) -> bool:
         return self.ours is not None and self.ours.get("TRACING_ENABLED", True)
 
+    @property
+    def export(self) -> str:
+        """``sink``, ``http`` or ``grpc``."""
+        return str(self.extra.get("export", "sink"))
+
 
 #: An endpoint is configured (tracing records nothing without one), but never contacted: the
 #: exporter's transport is replaced by an in-process sink (see :mod:`benchmarks.sinks`).
@@ -45,6 +60,9 @@ _BASE = {
     "ENVIRONMENT": "bench",
     "OTLP_ENDPOINT": "http://127.0.0.1:4318/v1/traces",
 }
+
+#: The anchor stack as its users run it on views that query the database.
+_ANCHOR = ("prometheus", "otel", "otel-db", "structlog")
 
 CONFIGS: dict[str, Config] = {
     c.name: c
@@ -97,9 +115,41 @@ CONFIGS: dict[str, Config] = {
             ),
             extra={"minimal": True},
         ),
-        Config("anchor", "anchor stack (all three)", anchors=("prometheus", "otel", "structlog")),
+        Config(
+            "ours-100-otlp",
+            "ours, everything on, 100% sampled, OTLP/HTTP to a receiver process",
+            ours={**_BASE, "TRACES_SAMPLER": "always_on", "SERVICE_NAME": "ours-100-otlp"},
+            extra={"export": "http"},
+        ),
+        Config(
+            "ours-100-grpc",
+            "ours, everything on, 100% sampled, OTLP/gRPC to a receiver process",
+            ours={
+                **_BASE,
+                "TRACES_SAMPLER": "always_on",
+                "SERVICE_NAME": "ours-100-grpc",
+                "OTLP_PROTOCOL": "grpc",
+            },
+            extra={"export": "grpc"},
+        ),
+        Config("anchor", "anchor stack (all three, per-query spans)", anchors=_ANCHOR),
+        Config(
+            "anchor-otlp",
+            "anchor stack, OTLP/HTTP to a receiver process",
+            anchors=_ANCHOR,
+            extra={"export": "http"},
+        ),
+        Config(
+            "anchor-grpc",
+            "anchor stack, OTLP/gRPC to a receiver process",
+            anchors=_ANCHOR,
+            extra={"export": "grpc"},
+        ),
         Config("anchor-prometheus", "django-prometheus alone", anchors=("prometheus",)),
         Config("anchor-otel", "OTel DjangoInstrumentor alone", anchors=("otel",)),
+        Config(
+            "anchor-otel-db", "OTel DjangoInstrumentor and SQLite3Instrumentor", anchors=("otel", "otel-db")
+        ),
         Config("anchor-structlog", "django-structlog alone", anchors=("structlog",)),
     )
 }
@@ -107,6 +157,12 @@ CONFIGS: dict[str, Config] = {
 #: What ``--quick`` measures (the regression guard uses the same three).
 QUICK = ("bare", "ours-100", "anchor")
 FULL = tuple(CONFIGS)
+#: Pairs compared on the real export path: ours against the anchor sending the same way.
+EXPORT_PAIRS = {"ours-100-otlp": "anchor-otlp", "ours-100-grpc": "anchor-grpc"}
+
+
+def needs_receiver(names: Sequence[str]) -> bool:
+    return any(get(name).export != "sink" for name in names)
 
 
 def get(name: str) -> Config:

@@ -32,7 +32,21 @@ from typing import Any
 from benchmarks import configs, stats
 
 ROOT = Path(__file__).resolve().parent.parent
-VIEWS = ("trivial", "orm")
+VIEWS = ("trivial", "orm", "applog", "raw-5", "raw-50", "orm-5", "orm-50")
+#: Requests per round for each view: about the same time per view.
+REQUESTS = {
+    "trivial": 2000,
+    "orm": 400,
+    "applog": 2000,
+    "raw-5": 400,
+    "raw-50": 60,
+    "orm-5": 300,
+    "orm-50": 40,
+}
+#: The database-heavy views in pairs (5 and 50 queries): the difference per query is the cost
+#: of one query's instrumentation (child span, metric, N+1 accounting; the anchor's spans and
+#: its database wrapper's counters).
+QUERY_PAIRS = {"raw": ("raw-5", "raw-50", 45), "orm": ("orm-5", "orm-50", 45)}
 #: Process CPU time (all threads: the export threads' work counts) and wall-clock time. On a
 #: busy machine the CPU time is the steadier of the two.
 METRICS = ("cpu", "wall")
@@ -43,7 +57,7 @@ class Plan:
     configs: Sequence[str] = configs.FULL
     views: Sequence[str] = VIEWS
     rounds: int = 7
-    requests: dict[str, int] = field(default_factory=lambda: {"trivial": 2000, "orm": 400})
+    requests: dict[str, int] = field(default_factory=lambda: dict(REQUESTS))
     #: Processes per configuration for the headline configurations: two processes of the same
     #: configuration can differ by a few percent (memory layout), so their rounds are averaged.
     replicas: int = 1
@@ -60,7 +74,7 @@ class WorkerError(RuntimeError):
 class Worker:
     """The driver's end of one :mod:`benchmarks.worker` process."""
 
-    def __init__(self, config: str) -> None:
+    def __init__(self, config: str, environment: dict[str, str] | None = None) -> None:
         self.config = config
         read_fd, write_fd = os.pipe()
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
@@ -71,6 +85,7 @@ class Worker:
             PYTHONPATH=str(ROOT),
             # The same hash seed everywhere: dict and set layouts do not differ between workers.
             PYTHONHASHSEED="0",
+            **(environment or {}),
         )
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         self._directory: str | None = None
@@ -140,12 +155,14 @@ class Worker:
 
 
 def start_workers(
-    names: Sequence[str], processes: Callable[[str], int] = lambda name: 1
+    names: Sequence[str],
+    processes: Callable[[str], int] = lambda name: 1,
+    environment: dict[str, str] | None = None,
 ) -> dict[str, list[Worker]]:
     workers: dict[str, list[Worker]] = {}
     try:
         for name in names:
-            workers[name] = [Worker(name) for _ in range(processes(name))]
+            workers[name] = [Worker(name, environment) for _ in range(processes(name))]
         for group in workers.values():
             for worker in group:
                 worker.wait_ready()
@@ -161,12 +178,25 @@ def run(plan: Plan, log: Callable[[str], None] = print) -> dict[str, Any]:
     names = list(plan.configs)
     if "bare" not in names:
         names.insert(0, "bare")
+    receiver = None
+    if configs.needs_receiver(names):
+        from benchmarks.receiver import Receiver
+
+        receiver = Receiver()
+    try:
+        return _run(plan, names, receiver, log)
+    finally:
+        if receiver is not None:
+            receiver.close()
+
+
+def _run(plan: Plan, names: list[str], receiver: Any, log: Callable[[str], None]) -> dict[str, Any]:
     log(f"overhead: starting {sum(plan.processes(n) for n in names)} worker processes")
-    workers = start_workers(names, plan.processes)
+    workers = start_workers(names, plan.processes, receiver.environment() if receiver else None)
     for name, group in workers.items():
         for worker in group:
             probe = worker.ready.get("probe", {})
-            if configs.get(name).tracing and not probe.get("spans"):
+            if (configs.get(name).tracing or "otel" in configs.get(name).anchors) and not probe.get("spans"):
                 for started in (w for g in workers.values() for w in g):
                     started.close()
                 raise WorkerError(f"{name}: tracing is on but no span reached the sink: {probe}")
@@ -198,7 +228,10 @@ def run(plan: Plan, log: Callable[[str], None] = print) -> dict[str, Any]:
         for name, group in workers.items():
             closed = [worker.close() for worker in group]
             finals[name] = closed[0]
-    return summarise(plan, names, samples, {n: g[0].ready for n, g in workers.items()}, finals)
+    result = summarise(plan, names, samples, {n: g[0].ready for n, g in workers.items()}, finals)
+    if receiver is not None:
+        result["receiver"] = receiver.stats()
+    return result
 
 
 def summarise(
@@ -236,7 +269,9 @@ def summarise(
             "anchors": list(config.anchors),
             "probe": dict(ready[name].get("probe", {})),
             "spans_exported": finals.get(name, {}).get("spans", {}),
+            "memory_after_runs": finals.get(name, {}).get("memory", {}),
             "views": views,
+            "per_query_us": _per_query(plan, samples, name),
         }
     ratios: dict[str, dict[str, dict[str, float | None]]] = {}
     anchor = result["configs"].get("anchor")
@@ -252,4 +287,48 @@ def summarise(
                     ours_overhead = entry["views"][view][metric]["overhead_us"]["median"]
                     ratios[metric][view][name] = stats.ratio(ours_overhead, anchor_overhead)
     result["ratio_ours_to_anchor"] = ratios
+    result["ratio_export"] = _export_ratios(plan, result["configs"])
     return result
+
+
+def _per_query(
+    plan: Plan, samples: dict[str, dict[str, dict[str, list[float]]]], name: str
+) -> dict[str, Any]:
+    """µs per query: round by round, (50-query view - 5-query view) / 45, over bare's."""
+    found: dict[str, Any] = {}
+    for kind, (few, many, extra) in QUERY_PAIRS.items():
+        if few not in plan.views or many not in plan.views:
+            continue
+        per_round = [
+            (b - a) / extra
+            for a, b in zip(samples["cpu"][name][few], samples["cpu"][name][many], strict=True)
+        ]
+        bare = [
+            (b - a) / extra
+            for a, b in zip(samples["cpu"]["bare"][few], samples["cpu"]["bare"][many], strict=True)
+        ]
+        found[kind] = {
+            "us_per_query": stats.summary(per_round, 1),
+            "overhead_us_per_query": stats.summary(stats.paired_differences(per_round, bare), 1)
+            if name != "bare"
+            else None,
+        }
+    return found
+
+
+def _export_ratios(plan: Plan, entries: dict[str, Any]) -> dict[str, dict[str, dict[str, float | None]]]:
+    """On the real export path: ours over the anchor sending the same way."""
+    ratios: dict[str, dict[str, dict[str, float | None]]] = {}
+    for ours, anchor in configs.EXPORT_PAIRS.items():
+        if ours not in entries or anchor not in entries:
+            continue
+        ratios[ours] = {}
+        for metric in METRICS:
+            ratios[ours][metric] = {
+                view: stats.ratio(
+                    entries[ours]["views"][view][metric]["overhead_us"]["median"],
+                    entries[anchor]["views"][view][metric]["overhead_us"]["median"],
+                )
+                for view in plan.views
+            }
+    return ratios

@@ -121,7 +121,16 @@ def _headline(results: dict[str, Any]) -> list[str]:
 
 
 def _view_title(view: str) -> str:
-    return {"trivial": "Trivial view", "orm": "View with 5 ORM queries and a cache get"}.get(view, view)
+    return {
+        "trivial": "Trivial view",
+        "orm": "View with 5 ORM queries and a cache get",
+        "applog": "Trivial view logging one application line",
+        "raw-5": "Raw cursor, the same SELECT 5 times, one log line",
+        "raw-50": "Raw cursor, the same SELECT 50 times, one log line",
+        "orm-5": "ORM get() 5 times (N+1), one log line",
+        "orm-50": "ORM get() 50 times (N+1), one log line",
+        "log-pipeline": "Log pipeline alone, per line (the event of the log throughput table)",
+    }.get(view, view)
 
 
 def _machine(machine: dict[str, Any]) -> list[str]:

@@ -27,9 +27,29 @@ import tempfile
 import time
 from typing import Any
 
-VIEWS = {"trivial": "/trivial/", "orm": "/orm/"}
-WARMUP = 300
+VIEWS = {
+    "trivial": "/trivial/",
+    "orm": "/orm/",
+    "applog": "/applog/",
+    "raw-5": "/db/raw/5/",
+    "raw-50": "/db/raw/50/",
+    "orm-5": "/db/orm/5/",
+    "orm-50": "/db/orm/50/",
+}
+WARMUP = int(os.environ.get("FLEETOBS_BENCH_WARMUP", "300"))
 PROBE = 5
+MESSAGE_BYTES = b"order placed"
+
+
+def rss_kib() -> dict[str, int]:
+    """Resident memory now and at its peak (``VmRSS``, ``VmHWM``), in KiB."""
+    found = {}
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                key, value = line.split(":", 1)
+                found[key] = int(value.split()[0])
+    return {"rss_kib": found.get("VmRSS", 0), "peak_kib": found.get("VmHWM", 0)}
 
 
 def _setup(config_name: str) -> tuple[Any, Any]:
@@ -54,28 +74,36 @@ def _probe(app: Any, config: Any) -> dict[str, Any]:
         flush_all()
         minimal.flush()
 
-    write_pending_lines()  # the warm-up's lines are not the probe's
-    saved = os.dup(1)
-    with tempfile.TemporaryFile() as capture:
-        os.dup2(capture.fileno(), 1)
-        try:
-            client = Client(app, VIEWS["trivial"])
-            client.serve(PROBE)
-            write_pending_lines()
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
-        capture.seek(0)
-        output = capture.read()
+    def capture(path: str) -> tuple[Client, list[bytes]]:
+        write_pending_lines()  # earlier lines are not this probe's
+        saved = os.dup(1)
+        with tempfile.TemporaryFile() as captured:
+            os.dup2(captured.fileno(), 1)
+            try:
+                client = Client(app, path)
+                client.serve(PROBE)
+                write_pending_lines()
+            finally:
+                os.dup2(saved, 1)
+                os.close(saved)
+            captured.seek(0)
+            output = captured.read()
+        return client, [line for line in output.splitlines() if line.strip()]
+
+    client, lines = capture(VIEWS["trivial"])
+    per_view = {view: len(capture(path)[1]) / PROBE for view, path in VIEWS.items() if view != "trivial"}
+    _, app_lines = capture(VIEWS["applog"])
     wiring.flush_spans(config)
-    lines = [line for line in output.splitlines() if line.strip()]
     sample = lines[-1].decode("utf-8", "replace") if lines else ""
+    app_sample = next((line for line in app_lines if MESSAGE_BYTES in line), b"").decode("utf-8", "replace")
     return {
         "statuses": client.statuses,
         "log_lines_per_request": len(lines) / PROBE,
+        "log_lines_per_request_by_view": per_view,
         "log_line_sample": sample[:2000],
         "log_line_bytes": len(lines[-1]) if lines else 0,
-        "spans": sinks.exported("ours") or sinks.exported("anchor"),
+        "app_log_line_sample": app_sample[:2000],
+        "spans": sinks.exported("ours") or sinks.exported("anchor") or wiring.received_spans(config),
         "sink": wiring.sink_description(config),
     }
 
@@ -107,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     app, config = _setup(args.config)
+    setup_s = time.perf_counter() - started
     from benchmarks.project import wiring
     from benchmarks.wsgi_client import Client
 
@@ -116,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     wiring.flush_spans(config)
     probe = _probe(app, config)
     probe["startup_s"] = time.perf_counter() - started
+    probe["setup_s"] = setup_s
+    probe["memory"] = rss_kib()
     answer({"ready": True, "pid": os.getpid(), "probe": probe})
 
     for line in sys.stdin:
@@ -140,7 +171,14 @@ def main(argv: list[str] | None = None) -> int:
         elif cmd == "quit":
             from benchmarks import sinks
 
-            answer({"spans": sinks.exported("ours") or sinks.exported("anchor")})
+            answer(
+                {
+                    "spans": sinks.exported("ours")
+                    or sinks.exported("anchor")
+                    or wiring.received_spans(config),
+                    "memory": rss_kib(),
+                }
+            )
             return 0
         else:
             answer({"error": f"unknown command {cmd!r}"})

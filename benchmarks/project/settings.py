@@ -48,6 +48,8 @@ if CONFIG.ours is not None:
     INSTALLED_APPS.append("instrumentation")
     MIDDLEWARE.insert(0, "instrumentation.middleware.ObservabilityMiddleware")
     FLEET_OBSERVABILITY = dict(CONFIG.ours)
+    if CONFIG.export != "sink":  # the receiver process the driver started
+        FLEET_OBSERVABILITY["OTLP_ENDPOINT"] = os.environ[f"FLEETOBS_BENCH_OTLP_{CONFIG.export.upper()}"]
 
 if CONFIG.extra.get("minimal"):
     MIDDLEWARE.insert(0, "benchmarks.project.minimal.MinimalMiddleware")
@@ -85,5 +87,7 @@ if "structlog" in _ANCHORS:
         },
         "loggers": {
             "django_structlog": {"handlers": ["json"], "level": "INFO"},
+            # The views' own application log lines.
+            "benchmarks": {"handlers": ["json"], "level": "INFO"},
         },
     }

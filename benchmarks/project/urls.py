@@ -11,6 +11,9 @@ from benchmarks.project import views
 urlpatterns = [
     path("trivial/", views.trivial, name="trivial"),
     path("orm/", views.orm, name="orm"),
+    path("applog/", views.applog, name="applog"),
+    path("db/raw/<int:queries>/", views.db_raw, name="db-raw"),
+    path("db/orm/<int:queries>/", views.db_orm, name="db-orm"),
 ]
 
 _config = os.environ.get("FLEETOBS_BENCH_CONFIG", "bare")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
 from benchmarks import sinks
 from benchmarks.configs import Config
 
@@ -13,16 +16,21 @@ def before_django(config: Config) -> None:
         # https://opentelemetry-python-contrib.readthedocs.io/en/latest/instrumentation/django/django.html
         from opentelemetry import trace
         from opentelemetry.instrumentation.django import DjangoInstrumentor
+        from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-        exporter = sinks.EncodingDiscardExporter()
-        sinks.installed["anchor"] = exporter
-        provider = TracerProvider()
+        exporter = _anchor_exporter(config)
+        provider = TracerProvider(resource=Resource.create({"service.name": config.name}))
         provider.add_span_processor(BatchSpanProcessor(exporter))
         trace.set_tracer_provider(provider)
         _state["otel_provider"] = provider
         DjangoInstrumentor().instrument()
+    if "otel-db" in config.anchors:
+        # https://opentelemetry-python-contrib.readthedocs.io/en/latest/instrumentation/sqlite3/sqlite3.html
+        from opentelemetry.instrumentation.sqlite3 import SQLite3Instrumentor
+
+        SQLite3Instrumentor().instrument()
     if "structlog" in config.anchors:
         # https://django-structlog.readthedocs.io/en/latest/getting_started.html
         import structlog
@@ -45,17 +53,46 @@ def before_django(config: Config) -> None:
         )
 
 
+def _anchor_exporter(config: Config) -> Any:
+    """The SDK exporter the anchor's users configure: OTLP over HTTP or gRPC (or the sink)."""
+    if config.export == "http":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        return OTLPSpanExporter(endpoint=os.environ["FLEETOBS_BENCH_OTLP_HTTP"])
+    if config.export == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+
+        return GrpcExporter(endpoint=os.environ["FLEETOBS_BENCH_OTLP_GRPC"], insecure=True)
+    exporter = sinks.EncodingDiscardExporter()
+    sinks.installed["anchor"] = exporter
+    return exporter
+
+
 def after_django(config: Config) -> None:
-    if config.tracing:
+    if config.tracing and config.export == "sink":
         _state["ours_sink"] = sinks.install_ours()
 
 
 def sink_description(config: Config) -> str:
+    if config.export != "sink" and (config.tracing or "otel" in config.anchors):
+        protocol = "OTLP/HTTP" if config.export == "http" else "OTLP/gRPC"
+        return f"{protocol} to a receiver in another process"
     if config.tracing:
         return str(_state.get("ours_sink", ""))
     if "otel" in config.anchors:
         return "BatchSpanProcessor -> SDK exporter, OTLP encoded, discarded"
     return ""
+
+
+def received_spans(config: Config) -> dict[str, int]:
+    """What the receiver counted for this configuration (real export only)."""
+    if config.export == "sink":
+        return {}
+    from benchmarks.receiver import fetch_stats
+
+    endpoint = os.environ["FLEETOBS_BENCH_OTLP_HTTP"]
+    counts = fetch_stats(endpoint.replace("/v1/traces", "/stats"))
+    return counts.get(f"{config.export}:{config.name}", {})
 
 
 def flush_spans(config: Config) -> None:
