@@ -126,7 +126,7 @@ _UNQUOTED_VALUE = re.compile(
 )
 _BRACKETS = {"[": "]", "(": ")", "{": "}"}
 _QUOTES_AND_BRACKETS = "\\\"'[({"
-_BRACKET_TOKEN = re.compile(r"""[\[\](){}]|(\\*)(["'])""")
+_BRACKET_TOKEN = re.compile(r"""[\[\](){}]|(?<!\\)(\\*+)(["'])""")
 _KEY_CACHE_LIMIT = 4096
 #: Items of a list, or keys of a mapping, a log value keeps (a huge structure would make a line
 #: of megabytes); the rest is counted in a marker.
@@ -477,7 +477,9 @@ class Redactor:
 _SEPARATOR = re.compile(
     r"""(?P<close>\\*["']|\))?[ \t]*+(?:(?:=>|[=:]|%3[dD])\s*+|(?P<comma>,)[ \t]*+|(?P<space>(?<=[ \t])))"""
 )
-_QUOTE_RUNS = {'"': re.compile(r'(\\*)"'), "'": re.compile(r"(\\*)'")}
+# A run of backslashes is matched only from its first backslash (the lookbehind), so a long run
+# with no quote after it is read once, not once per position (which was quadratic).
+_QUOTE_RUNS = {'"': re.compile(r'(?<!\\)(\\*+)"'), "'": re.compile(r"(?<!\\)(\\*+)'")}
 _PEM_END = re.compile(r"-----END[A-Z0-9 ]{0,40}-----")
 
 
