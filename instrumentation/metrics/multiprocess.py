@@ -37,7 +37,7 @@ import fcntl
 import math
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -133,16 +133,21 @@ def merge_marked(path: str | os.PathLike[str] | None = None) -> int:
     directory = _directory(path)
     if not _marked_dead(directory):
         return 0
+    return _fold_dead(directory, lambda: _marked_dead(directory), "metrics.merge")
+
+
+def _fold_dead(directory: Path, pids: Callable[[], Iterable[int]], where: str) -> int:
+    """Under the exclusive lock, fold each of ``pids()`` (listed under the lock) that is not alive."""
     folded = 0
     with _locked(directory, exclusive=True):
-        for pid in _marked_dead(directory):
-            if pid != os.getpid() and _alive(pid):
+        for pid in pids():
+            if pid != os.getpid() and _alive(pid):  # checked under the lock: a new process may own it
                 continue
             try:
                 _fold(directory, pid)
                 (directory / f"{DEAD_PREFIX}{pid}").unlink(missing_ok=True)
             except Exception as exc:  # noqa: BLE001 - the scrape goes on; the files are still read
-                internal_error(exc, "metrics.merge")
+                internal_error(exc, where)
                 continue
             folded += 1
     return folded
@@ -168,19 +173,7 @@ def sweep_dead(path: str | os.PathLike[str] | None = None) -> int:
     pids = {int(m.group(1)) for f in directory.glob("*.db") if (m := _PID_FILE.match(f.name))} - {own}
     if all(_alive(pid) for pid in pids):
         return 0
-    folded = 0
-    with _locked(directory, exclusive=True):
-        for pid in sorted(pids):
-            if _alive(pid):  # checked again under the lock: the pid may belong to a new process now
-                continue
-            try:
-                _fold(directory, pid)
-                (directory / f"{DEAD_PREFIX}{pid}").unlink(missing_ok=True)
-            except Exception as exc:  # noqa: BLE001 - the scrape goes on; the files are still read
-                internal_error(exc, "metrics.sweep")
-                continue
-            folded += 1
-    return folded
+    return _fold_dead(directory, lambda: sorted(pids), "metrics.sweep")
 
 
 def claim_pid(path: str | os.PathLike[str] | None = None) -> None:

@@ -30,6 +30,7 @@ from typing import Any
 
 import pytest
 
+from tests.metrics.test_gunicorn_fleet import get
 from tests.support.procs import Gunicorn, in_ci
 
 # Each test runs a server many times over; the suite-wide per-test timeout is too short for that
@@ -73,18 +74,6 @@ def server_class(release: str) -> type[Gunicorn]:
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
     return OldGunicorn
-
-
-def get(url: str) -> int | None:
-    try:
-        with urllib.request.urlopen(url, timeout=30) as response:
-            response.read()
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        exc.read()
-        return int(exc.code)
-    except OSError:
-        return None
 
 
 @pytest.mark.parametrize(("release", "rounds"), [("23", 50), ("installed", 10)])
