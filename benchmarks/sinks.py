@@ -77,10 +77,11 @@ def install_ours() -> str:
 
     sender = NullOtlpSender()
     installed["ours"] = sender
-    if hasattr(export, "OtlpHttpExporter") and hasattr(provider, "create_exporter"):
-        # The exporter is created lazily, on the first export, through this name.
-        provider.create_exporter = lambda settings: export.OtlpHttpExporter(sender)  # type: ignore[assignment]
-        return "our OTLP/HTTP exporter, protobuf encoded, send discarded"
+    for name in ("create_exporters", "create_exporter"):
+        if hasattr(export, "OtlpHttpExporter") and hasattr(provider, name):
+            # The exporter is created lazily, on the first export, through this name.
+            setattr(provider, name, lambda settings: export.OtlpHttpExporter(sender))
+            return "our OTLP/HTTP exporter, protobuf encoded, send discarded"
     # Fallback: the documented exporter hook of setup(), with an SDK exporter.
     exporter = EncodingDiscardExporter()
     installed["ours"] = exporter
