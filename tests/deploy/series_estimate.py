@@ -55,6 +55,9 @@ ASSUMPTIONS: dict[str, float] = {
     # The telemetry pipeline: spans and logs, three drop reasons.
     "signal": 2,
     "reason": 3,
+    # Internal errors: a fixed set of places in the code, and a healthy service has none; one
+    # place failing is the working assumption.
+    "where": 1,
 }
 #: Series Prometheus adds per scrape target (up, scrape_duration_seconds, scrape_samples_scraped,
 #: scrape_samples_post_metric_relabeling, scrape_series_added).
