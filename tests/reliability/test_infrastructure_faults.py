@@ -91,6 +91,9 @@ def test_unwritable_metrics_directory(private_database: Path, tmp_path: Path) ->
             try:
                 for pid in app.worker_pids():
                     app.kill_worker(pid, signal.SIGKILL)  # replacements must create their files now
+                # The replacements boot the app first: on a busy machine that can take longer
+                # than the phase, which would then measure nothing.
+                assert wait_until(lambda: request(app.url, "/healthz").status == 200, 120)
                 fault = load.run_phase("unwritable", 3.0)
                 during = request(app.url, "/metrics").status
             finally:
