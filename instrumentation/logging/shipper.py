@@ -351,7 +351,9 @@ class Shipper:
             thread = self._thread
         self._wake.set()
         if thread is not None and thread is not threading.current_thread():
-            thread.join(max(0.0, self._close_deadline - time.monotonic()))
+            # A second past the deadline lets a batch in flight be counted (delivered or dropped);
+            # gunicorn's worker_exit bounds the whole flush on its own, whatever this waits.
+            thread.join(timeout + 1.0)
         with self._cond:
             left = len(self._queue)
             self._queue.clear()
