@@ -356,6 +356,27 @@ class HttpServerProcess(ManagedProcess):
     def get(self, path: str, **kwargs: Any) -> HttpReply:
         return http_request(self.url + path, **kwargs)
 
+    def worker_pids(self) -> list[int]:
+        """Pids of the current workers (children of the main process) of a pre-forking server."""
+        return [pid for pid in child_pids(self.pid) if pid_alive(pid)]
+
+    def wait_for_workers(
+        self, count: int, timeout: float = 60.0, *, exclude: Iterable[int] = ()
+    ) -> list[int]:
+        """Wait until ``count`` workers run, none of them in ``exclude``; return their pids."""
+        excluded = set(exclude)
+        deadline = time.monotonic() + timeout
+        while True:
+            self._check_running()
+            pids = self.worker_pids()
+            if len(pids) == count and not excluded.intersection(pids):
+                return pids
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"{self.name} has workers {pids}, wanted {count} not in {sorted(excluded)}"
+                )
+            time.sleep(0.05)
+
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         query = f"?{urllib.parse.urlencode(params)}" if params else ""
         reply = self.get(path + query)
@@ -439,25 +460,6 @@ class Gunicorn(HttpServerProcess):
             process=self.process,
         )
         self.wait_for_workers(self.workers, timeout=self.ready_timeout)
-
-    def worker_pids(self) -> list[int]:
-        """Pids of the current workers (children of the master)."""
-        return [pid for pid in child_pids(self.pid) if pid_alive(pid)]
-
-    def wait_for_workers(
-        self, count: int, timeout: float = 30.0, *, exclude: Iterable[int] = ()
-    ) -> list[int]:
-        """Wait until ``count`` workers run, none of them in ``exclude``; return their pids."""
-        excluded = set(exclude)
-        deadline = time.monotonic() + timeout
-        while True:
-            self._check_running()
-            pids = self.worker_pids()
-            if len(pids) == count and not excluded.intersection(pids):
-                return pids
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"gunicorn has workers {pids}, wanted {count} not in {sorted(excluded)}")
-            time.sleep(0.05)
 
     def kill_worker(
         self, pid: int, sig: int = signal.SIGKILL, *, wait: bool = True, timeout: float = 30.0

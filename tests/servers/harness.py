@@ -136,22 +136,6 @@ class Served(HttpServerProcess):
                 found.append(pid)
         return found
 
-    def wait_for_workers(
-        self, count: int, timeout: float = 60.0, *, exclude: Iterable[int] = ()
-    ) -> list[int]:
-        excluded = set(exclude)
-        deadline = time.monotonic() + timeout
-        while True:
-            self._check_running()
-            pids = self.worker_pids()
-            if len(pids) == count and not excluded.intersection(pids):
-                return pids
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"{self.server} has workers {pids}, wanted {count} not in {sorted(excluded)}"
-                )
-            time.sleep(0.05)
-
     def terminate(self, bound: float = SIGTERM_BOUND) -> float:
         """SIGTERM the server's main process (as a container runtime does); seconds to exit."""
         assert self.process is not None
