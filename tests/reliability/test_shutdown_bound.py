@@ -30,8 +30,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 #: instrumentation.gunicorn.FLUSH_BUDGET (importing that module here would point this whole test
 #: process at a multiprocess metrics directory, as it does for gunicorn).
-FLUSH_BUDGET = 5.0
-# The documented bound is FLUSH_BUDGET plus one second; what a loaded 2-core CI machine adds to
+FLUSH_BUDGET = 4.0
+#: What docs/tracing.md promises for a worker's exit; the acceptance bound is this plus one second.
+DOCUMENTED_BOUND = 5.0
+# The bound is DOCUMENTED_BOUND plus one second; what a loaded 2-core CI machine adds to
 # process start-up and exit on top is allowed for here, and the measured figure is printed.
 SLACK = 3.0
 
@@ -115,5 +117,5 @@ def test_sigterm_returns_within_the_flush_budget(fault: str, shop_database: Path
             elapsed = time.monotonic() - started
         finally:
             app.stop()
-    print(f"{fault}: master exited {elapsed:.2f} s after SIGTERM (bound {FLUSH_BUDGET + 1:.0f} s)")
-    assert elapsed <= FLUSH_BUDGET + 1.0 + SLACK, app.log_tail(20)
+    print(f"{fault}: master exited {elapsed:.2f} s after SIGTERM (bound {DOCUMENTED_BOUND + 1:.0f} s)")
+    assert elapsed <= DOCUMENTED_BOUND + 1.0 + SLACK, app.log_tail(20)
