@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from instrumentation.metrics import multiprocess
 from instrumentation.servers import launch, logconfig
 
 
@@ -26,7 +27,10 @@ def test_a_directory_nobody_holds_is_emptied_and_exported(tmp_path: Path) -> Non
     try:
         assert held.emptied
         assert not held.created
-        assert sorted(p.name for p in directory.iterdir()) == [launch.OWNER_LOCK]
+        # Emptied: only the server's lock and the record of the pid namespace that emptied it.
+        assert sorted(p.name for p in directory.iterdir()) == sorted(
+            [launch.OWNER_LOCK, multiprocess.NAMESPACE_FILE]
+        )
         assert env[launch.DIR_ENV] == str(directory)
     finally:
         held.release()
