@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import configs, logs, machine, overhead, report
+from benchmarks import configs, logs, machine, overhead, redaction, report
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -61,7 +61,9 @@ def run_scrape(quick: bool) -> dict[str, Any]:
 
 
 def run_logs(quick: bool) -> dict[str, Any]:
-    return logs.run(lines=3000 if quick else 20000, rounds=3 if quick else 5, log=_log)
+    section = logs.run(lines=3000 if quick else 20000, rounds=3 if quick else 5, log=_log)
+    section["redaction"] = redaction.run(rounds=3 if quick else 5)
+    return section
 
 
 def run_profile(quick: bool) -> dict[str, Any]:

@@ -125,6 +125,15 @@ def _headline(results: dict[str, Any]) -> list[str]:
             "- **Log throughput** (JSON lines/s, same event): " + ", ".join(parts) + f". The goal is "
             f"≥ {TARGET_LOG_RATE:,} lines/s for this project's pipeline, which this run {verdict}."
         )
+    adversarial = logs.get("redaction")
+    if adversarial:
+        worst = adversarial["worst"]
+        verdict = "meets" if worst["cpu_ms"] <= adversarial["target_ms"] else "does not meet"
+        lines.append(
+            f"- **Redaction of {adversarial['size'] // 1024} KB adversarial text**: worst shape "
+            f"{worst['shape']} {_num(worst['cpu_ms'], 1)} ms of CPU; the goal is "
+            f"≤ {adversarial['target_ms']:.0f} ms, which this run {verdict}."
+        )
     lines.extend(_goal_lines(results))
     return lines
 
@@ -548,6 +557,18 @@ def _logs(section: dict[str, Any]) -> list[str]:
         _table(["Pipeline", "lines/s", "min-max", "µs/line", "vs ours-stdlib", "fields in the line"], rows)
     )
     lines.append("")
+    adversarial = section.get("redaction")
+    if adversarial:
+        lines += [
+            f"Redaction of {adversarial['size'] // 1024} KB of adversarial text, CPU time (best of "
+            f"{adversarial['rounds']}; see `benchmarks/redaction.py` for the shapes):",
+            "",
+            *_table(
+                ["Shape", "ms"],
+                [[f"`{entry['shape']}`", _num(entry["cpu_ms"], 1)] for entry in adversarial["shapes"]],
+            ),
+            "",
+        ]
     return lines
 
 

@@ -600,36 +600,42 @@ def _mask_userinfo(text: str) -> str:
     return "".join(pieces)
 
 
+# Luhn: each digit at an even position from the right counts doubled, less 9 when over 9.
+_LUHN_DOUBLED = str.maketrans("0123456789", "0246813579")
+
+
 def _is_card(digits: str) -> bool:
     """A payment card number: 13 to 19 digits, an issuer's prefix, a valid Luhn check digit."""
     if not 13 <= len(digits) <= 19:
         return False
     if not (digits[0] in "3456" or "2221" <= digits[:4] <= "2720"):
         return False
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        digit = ord(char) - 48
-        if index % 2:
-            digit = digit * 2 - 9 if digit > 4 else digit * 2
-        total += digit
+    reverse = digits[::-1]
+    total = sum(map(int, reverse[::2])) + sum(map(int, reverse[1::2].translate(_LUHN_DOUBLED)))
     return total % 10 == 0
 
 
 def _mask_card(match: re.Match[str]) -> str:
     """Mask the card number in a run of (grouped) digits: the run may have a neighbouring
-    number glued to it by a space (``5 4111 1111 1111 1111 0``), so every window is tried."""
+    number glued to it by a space (``5 4111 1111 1111 1111 0``), so every run of whole groups
+    is tried, the longest first."""
     number = match.group()
-    positions = [index for index, char in enumerate(number) if char.isdigit()]
-    digits = "".join(number[index] for index in positions)
-    for first in range(len(digits) - 12):
-        if first and number[positions[first] - 1].isdigit():
-            continue  # a card starts a group
-        for last in range(len(digits), first + 12, -1):
-            if (last == len(digits) or not number[positions[last - 1] + 1].isdigit()) and _is_card(
-                digits[first:last]
-            ):
-                start, end = positions[first], positions[last - 1] + 1
-                return number[:start] + REDACTED + number[end:]
+    groups = number.replace("-", " ").split(" ")  # one separator at most between digits
+    if _is_card("".join(groups)):
+        return REDACTED  # the usual case: the whole run is the number
+    count = len(groups)
+    if count == 1:
+        return number
+    starts = [0] * (count + 1)  # where each group starts in ``number``, and one past the end
+    for index, group in enumerate(groups):
+        starts[index + 1] = starts[index] + len(group) + 1
+    for first in range(count):
+        for last in range(count, first, -1):
+            length = starts[last] - starts[first] - (last - first)  # digits, without separators
+            if length < 13:
+                break
+            if length <= 19 and (first or last < count) and _is_card("".join(groups[first:last])):
+                return number[: starts[first]] + REDACTED + number[starts[last] - 1 :]
     return number
 
 
