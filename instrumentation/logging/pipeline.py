@@ -273,7 +273,7 @@ def pipeline_event(pipeline: Pipeline, method_name: str, ed: dict[str, Any]) -> 
         flat["log.logger"] = str(ed.pop("logger", ""))
     logger_name = flat["log.logger"]
     flat["event.dataset"] = logger_name if logger_name.startswith("gunicorn.") else pipeline.dataset
-    add_request_fields(flat, record)
+    request_context = add_request_fields(flat, record)
 
     message = ed.pop("event", "")
     exc_info = ed.pop("exc_info", None)
@@ -307,7 +307,10 @@ def pipeline_event(pipeline: Pipeline, method_name: str, ed: dict[str, Any]) -> 
     if labels:
         flat["labels"] = labels
 
-    flat["message"] = redactor.clean_text(message if isinstance(message, str) else safe_str(message))
+    text = message if isinstance(message, str) else safe_str(message)
+    if request_context is not None and request_context.raw_path is not None:
+        text = request_context.mask_in(text)  # a credential in the path, quoted in the message
+    flat["message"] = redactor.clean_text(text)
     resolved = _resolve_exc_info(exc_info)
     if resolved is not None:
         pipeline.exception_fields(resolved, flat)

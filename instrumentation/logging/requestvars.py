@@ -41,7 +41,7 @@ MAX_TASK_FIELD = 256
 class RequestContext:
     """What every line logged during one request carries."""
 
-    __slots__ = ("_flat", "method", "path", "query", "request_id", "span_id", "trace_id")
+    __slots__ = ("_flat", "method", "path", "query", "raw_path", "request_id", "span_id", "trace_id")
 
     def __init__(
         self, request_id: str, method: str, path: str, query: str, ids: tuple[str, str] | None
@@ -52,7 +52,17 @@ class RequestContext:
         self.query = query
         self.trace_id = ids[0] if ids else None
         self.span_id = ids[1] if ids else None
+        #: The path as received, once credentials in it were masked in ``path``: a message that
+        #: quotes it (Django's ``Forbidden: /reset/...``) gets ``path`` in its place.
+        self.raw_path: str | None = None
         self._flat: dict[str, Any] | None = None
+
+    def mask_in(self, text: str) -> str:
+        """``text`` with the received path replaced by the masked one (when it was masked)."""
+        raw = self.raw_path
+        if raw is None or raw not in text:
+            return text
+        return text.replace(raw, self.path)
 
     @property
     def flat(self) -> dict[str, Any]:
@@ -118,13 +128,14 @@ def context_of(record: Any) -> RequestContext | None:
     return ctx if isinstance(ctx, RequestContext) else None
 
 
-def add_request_fields(flat: dict[str, Any], record: Any = None) -> None:
+def add_request_fields(flat: dict[str, Any], record: Any = None) -> RequestContext | None:
     """Add the request (or task) context and the active span's ids to a flat event.
 
     ``record``: the ``LogRecord`` being formatted; the request it names wins over the bound
     context. The active span's ids replace the request's when the span is in the request's
     trace (a database query's span) or the request has none; a span of another trace active
-    after the request ended says nothing about the request this line is about.
+    after the request ended says nothing about the request this line is about. Returns the
+    request's context, if any.
     """
     ctx = context_of(record) if record is not None else None
     if ctx is None:
@@ -138,3 +149,4 @@ def add_request_fields(flat: dict[str, Any], record: Any = None) -> None:
     if ids is not None and (ctx is None or ctx.trace_id is None or ctx.trace_id == ids[0]):
         flat["trace.id"] = ids[0]
         flat["span.id"] = ids[1]
+    return ctx

@@ -5,6 +5,9 @@ before Django resolves the URL, so it starts with the path as received. Once the
 knows which segments are credentials (:func:`instrumentation._request.masked_path`), it calls
 :func:`mask_path`: the context is changed in place, so the bound context variable, the copy
 left on the request for Django's own later lines, and the access line all carry the masked path.
+The path as received is kept on the context, so that a message quoting it (Django's own
+``Forbidden (Permission denied): /reset/<uidb64>/<token>/``, a view's
+``log.info("serving %s", request.path)``) shows the masked path instead.
 """
 
 from __future__ import annotations
@@ -23,5 +26,7 @@ def mask_path(request: Any, masked: str) -> None:
     if not isinstance(ctx, RequestContext):
         return
     path = pipeline.current().redactor.clean(masked)
+    if ctx.raw_path is None:
+        ctx.raw_path = str(request.path)
     ctx.path = path
     ctx.flat["url.path"] = path

@@ -22,6 +22,11 @@ async def logs_and_answers_async(request: HttpRequest, **kwargs: object) -> Http
     return HttpResponse("ok")
 
 
+def logs_its_path(request: HttpRequest, **kwargs: object) -> HttpResponse:
+    log.info("serving %s now", request.path)
+    return HttpResponse("ok")
+
+
 def refuses(request: HttpRequest, **kwargs: object) -> HttpResponse:
     raise PermissionDenied
 
@@ -34,6 +39,7 @@ urlpatterns = [
     path("downloads/<path:signature>", logs_and_answers),
     path("activate/<slug:activation_key>/", logs_and_answers),
     re_path(r"^legacy-reset/(?P<uidb36>[0-9A-Za-z]+)-(?P<token>.+)/$", logs_and_answers),
+    path("echo-path/<str:access_token>/", logs_its_path),
     path("magic/<slug:spell>/", logs_and_answers),
     path("keywords/<slug:keyword>/", logs_and_answers),
     path("", include("tests.project.urls")),

@@ -127,7 +127,17 @@ def test_djangos_own_line_about_the_request_carries_the_masked_path(seen: Seen) 
     (line,) = seen.logs.by_logger("django.request")
     assert line["url"]["path"] == f"/revoked/{MASK}/"
     assert seen.paths("fleetobs.access") == [f"/revoked/{MASK}/"]
-    # Django writes the path into the message text itself (docs/security.md says so).
+    # Django writes the path into the message text itself: the masked path replaces it there.
+    assert line["message"] == f"Forbidden (Permission denied): /revoked/{MASK}/"
+    assert SECRET not in seen.text()
+
+
+@pytest.mark.django_db
+def test_a_line_the_view_writes_with_the_path_in_its_text_is_masked(seen: Seen) -> None:
+    assert Client().get(f"/echo-path/{SECRET}/").status_code == 200
+    (line,) = seen.logs.by_logger("tests.sensitive")
+    assert line["message"] == f"serving /echo-path/{MASK}/ now"
+    assert SECRET not in seen.text()
 
 
 @pytest.mark.django_db
