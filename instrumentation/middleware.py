@@ -6,13 +6,25 @@ resolver match Django already computed (``request.resolver_match.route``), never
 unless a route name replaces it (:mod:`instrumentation.routes`). Once Django has resolved the
 URL (``process_view``), the path segments captured by URL parameters named like credentials
 (``reset/<uidb64>/<token>/``) are masked in the log context and on the span, once per request
-(:func:`instrumentation._request.masked_path`). A streamed response (files,
-``StreamingHttpResponse``) is measured as the server sends it (:mod:`instrumentation._body`):
-its body size and its access line come when the last chunk is sent or the server closes it; its
-duration, status and span are those of the moment the view's response reached the middleware, as
-for any other response. Each signal is called through the error boundary: a telemetry failure
-costs the request nothing. Sync and async requests take the same steps (``__call__`` /
-``__acall__``).
+(:func:`instrumentation._request.masked_path`). Each signal is called through the error boundary:
+a telemetry failure costs the request nothing. Sync and async requests take the same steps
+(``__call__`` / ``__acall__``).
+
+**Streamed responses** (files, ``StreamingHttpResponse`` with a sync or async iterator,
+server-sent events) are measured twice, because they have two ends:
+
+* when the view's response reaches the middleware (the response starts), as for any other
+  response: ``http_server_request_duration_seconds``, the status the view chose and the server
+  span. This is the time the application took to answer, the one latency SLOs and alerts are
+  about: an event stream open for ten minutes is not a slow request.
+* when the server has sent the last byte, or closed the response early
+  (:mod:`instrumentation._body`): the body size (``http_server_response_body_size_bytes``), the
+  duration to the last byte (``fleetobs_http_server_stream_duration_seconds``) and the access
+  line, whose ``event.duration`` is then the duration to the last byte (as nginx's
+  ``$request_time``). A client that went away before the last byte (the server closed the
+  iterator early, or cancelled the async one) is counted with status 499
+  (:data:`~instrumentation.catalog.CLIENT_CLOSED_REQUEST`) in both, and the access line is a
+  warning; an iterator that raised keeps the status sent and its access line names the error.
 """
 
 from __future__ import annotations
@@ -33,7 +45,7 @@ from instrumentation._body import no_body
 from instrumentation._headers import set_header
 from instrumentation._request import RequestInfo, masked_path, sensitive_routes
 from instrumentation._safety import internal_error
-from instrumentation.catalog import HTTP_METHODS, UNMATCHED_ROUTE
+from instrumentation.catalog import CLIENT_CLOSED_REQUEST, HTTP_METHODS, UNMATCHED_ROUTE
 from instrumentation.logging import context as log_context
 from instrumentation.logging import route_masking as log_masking
 from instrumentation.metrics import http, runtime
@@ -99,20 +111,31 @@ def _request_bytes(request: HttpRequest) -> int:
 class _Deferred:
     """The end of a streamed response's request, once its body is sent (:mod:`._body`)."""
 
-    __slots__ = ("ctx", "info", "measured", "request")
+    __slots__ = ("ctx", "info", "measured", "request", "start")
 
-    def __init__(self, request: HttpRequest, info: RequestInfo, measured: bool, ctx: Any) -> None:
+    def __init__(self, request: HttpRequest, info: RequestInfo, measured: bool, ctx: Any, start: int) -> None:
         self.request = request
         self.info = info
         self.measured = measured
         self.ctx = ctx
+        self.start = start
 
-    def __call__(self, sent: int | None) -> None:
+    def __call__(
+        self, sent: int | None, outcome: body.Outcome = "complete", error: BaseException | None = None
+    ) -> None:
         info = self.info
+        sent_status = info.status
         info.response_bytes = sent
+        if sent is not None:  # the body was metered: its last byte (or the disconnect) is now
+            info.duration_ns = time.perf_counter_ns() - self.start
+        if outcome == "disconnected":
+            info.status = CLIENT_CLOSED_REQUEST
+        elif error is not None and info.exception is None:
+            info.exception = error
         try:
             if self.measured and sent is not None:
-                http.observe_response_size(info.method, info.route, info.status, sent)
+                http.observe_response_size(info.method, info.route, sent_status, sent)
+                http.observe_stream(info.method, info.route, info.status, info.duration_ns / 1e9)
         except Exception as exc:  # noqa: BLE001
             internal_error(exc, "middleware.body.metrics")
         try:
@@ -241,7 +264,8 @@ def _finish(
         deferred = None
         if streamed:
             measured = settings.metrics_enabled and route not in settings.metrics_excluded
-            deferred = _Deferred(request, info, measured, log_context.end_request(state.log_token))
+            ctx = log_context.end_request(state.log_token)
+            deferred = _Deferred(request, info, measured, ctx, state.start)
             if body.meter(request, response, deferred) is None:
                 deferred(None)  # not a streamed response Django built: its size is unknown
         else:
@@ -257,6 +281,11 @@ def _finish(
 
 
 _meta_keys: dict[str, str] = {}
+
+
+def reset() -> None:
+    """Forget the cached header keys."""
+    _meta_keys.clear()
 
 
 def _meta_key(header: str) -> str:

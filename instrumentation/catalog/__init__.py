@@ -9,19 +9,23 @@ from the rest of the project, so reading it never starts any telemetry.
 
 from instrumentation.catalog.log_fields import LOG_FIELDS, LogField, log_field
 from instrumentation.catalog.metrics import (
+    CLIENT_CLOSED_REQUEST,
     HTTP_METHODS,
     METRICS,
     UNMATCHED_ROUTE,
+    WEBSOCKET_CLOSE_REASONS,
     Metric,
     metric,
     series_names,
 )
 
 __all__ = [
+    "CLIENT_CLOSED_REQUEST",
     "HTTP_METHODS",
     "LOG_FIELDS",
     "METRICS",
     "UNMATCHED_ROUTE",
+    "WEBSOCKET_CLOSE_REASONS",
     "LogField",
     "Metric",
     "log_field",

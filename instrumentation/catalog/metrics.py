@@ -22,11 +22,32 @@ HTTP_METHODS: frozenset[str] = frozenset(
 )
 #: The ``http_route`` of every request that matched no URL pattern.
 UNMATCHED_ROUTE = "<unmatched>"
+#: The status of a streamed response whose client went away before its last byte (nginx's
+#: "client closed request"); the response itself was sent with the status its view chose.
+CLIENT_CLOSED_REQUEST = 499
+#: Why a WebSocket connection closed (``websocket_close_reason``), from its close code (RFC 6455
+#: section 7.4): 1000 ``normal``, 1001 ``going_away``, 1005 and 1006 (no close frame: the
+#: connection dropped) ``abnormal``, 1002, 1003, 1007, 1009 and 1010 ``protocol_error``, 1008
+#: ``policy_violation``, 1011 to 1015 ``server_error``, 3000 to 4999 ``application``; a
+#: connection the application refused before accepting it is ``rejected``; anything else ``other``.
+WEBSOCKET_CLOSE_REASONS: tuple[str, ...] = (
+    "normal",
+    "going_away",
+    "abnormal",
+    "protocol_error",
+    "policy_violation",
+    "server_error",
+    "application",
+    "rejected",
+    "other",
+)
 
 #: OpenTelemetry's recommended buckets for HTTP server durations, in seconds.
 HTTP_DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 DB_DURATION_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 CACHE_DURATION_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5)
+#: Streamed responses (downloads, server-sent events) last from milliseconds to an hour.
+STREAM_DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
 SIZE_BUCKETS = (100.0, 1_000.0, 10_000.0, 100_000.0, 1_000_000.0, 10_000_000.0)
 QUERY_COUNT_BUCKETS = (0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0)
 TASK_DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
@@ -100,6 +121,16 @@ METRICS: tuple[Metric, ...] = (
         "them; 0 for HEAD, 1xx, 204 and 304), by method and URL pattern.",
         ("http_request_method", "http_route"),
         SIZE_BUCKETS,
+    ),
+    Metric(
+        "fleetobs_http_server_stream_duration_seconds",
+        "histogram",
+        "seconds",
+        "Duration of streamed responses (StreamingHttpResponse, FileResponse, server-sent events) from "
+        "the request's arrival to the last byte sent, by method, URL pattern and status code; 499 when "
+        "the client went away before the last byte.",
+        _HTTP_LABELS,
+        STREAM_DURATION_BUCKETS,
     ),
     Metric(
         "fleetobs_http_server_exceptions",
@@ -268,6 +299,59 @@ METRICS: tuple[Metric, ...] = (
         ("service_name", "service_version", "django_version", "python_version"),
         multiprocess_mode="livemax",
         group="runtime",
+    ),
+    # WebSockets (Django Channels, through instrumentation.channels.ObservedWebSockets).
+    Metric(
+        "fleetobs_websocket_connections_opened",
+        "counter",
+        "",
+        "WebSocket connections the application accepted, by route (the URL pattern, or the consumer "
+        "class when no pattern is known).",
+        ("websocket_route",),
+        group="websocket",
+    ),
+    Metric(
+        "fleetobs_websocket_connections_active",
+        "gauge",
+        "",
+        "WebSocket connections open right now on this instance (all processes), by route.",
+        ("websocket_route",),
+        multiprocess_mode="livesum",
+        group="websocket",
+    ),
+    Metric(
+        "fleetobs_websocket_connections_closed",
+        "counter",
+        "",
+        "WebSocket connections closed, by route and reason (the close code's class: normal, going_away, "
+        "abnormal, protocol_error, policy_violation, server_error, application, rejected, other).",
+        ("websocket_route", "websocket_close_reason"),
+        group="websocket",
+    ),
+    Metric(
+        "fleetobs_websocket_connection_capacity",
+        "gauge",
+        "",
+        "WebSocket connections the instance is sized to hold at once (ObservedWebSockets' "
+        "max_connections, summed over live processes).",
+        multiprocess_mode="livesum",
+        group="websocket",
+    ),
+    Metric(
+        "fleetobs_websocket_messages_received",
+        "counter",
+        "",
+        "WebSocket messages received from clients (text and binary), by route.",
+        ("websocket_route",),
+        group="websocket",
+    ),
+    Metric(
+        "fleetobs_websocket_messages_sent",
+        "counter",
+        "",
+        "WebSocket messages sent to clients (text and binary), by route.",
+        ("websocket_route",),
+        group="websocket",
     ),
     # Background tasks (Celery).
     Metric(

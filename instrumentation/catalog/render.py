@@ -10,6 +10,7 @@ _GROUPS = {
     "cache": "Cache",
     "runtime": "Runtime and saturation",
     "tasks": "Background tasks",
+    "websocket": "WebSockets",
     "pipeline": "Telemetry pipeline",
 }
 
@@ -32,7 +33,8 @@ def metrics_markdown() -> str:
         f"Label values are bounded: `http_route` is the Django URL pattern (`{UNMATCHED_ROUTE}` for requests",
         "that matched none) or a route name (at most `ROUTE_NAME_LIMIT` per process, see",
         "[route names](configuration.md#route-names)), methods outside the standard nine are `_OTHER`,",
-        "error types are class names.",
+        "error types are class names, `websocket_route` is the Channels URL pattern (or the consumer",
+        "class), `websocket_close_reason` is one of a fixed set of close-code classes.",
         "",
         "Under gunicorn every worker writes its own values and one scrape returns the sum over the",
         "instance's workers. The *combined as* column says how gauges merge across workers.",

@@ -3,7 +3,8 @@
 ``observe`` runs once per request. Everything that can be computed once per label set (the
 prometheus_client children, the exemplar keys of every bucket) is cached in a dict keyed by
 ``(method, route, status)``; a request then costs a dict lookup and the value writes. A streamed
-response's body size comes later, once it is sent (:func:`observe_response_size`).
+response's body size and its duration to the last byte come later, once it is sent
+(:func:`observe_response_size`, :func:`observe_stream`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class _Series:
 
 _series: dict[tuple[str, str, int], _Series] = {}
 _route_series: dict[str, tuple[Any, Any]] = {}
+_streams: dict[tuple[str, str, int], Any] = {}
 _state: dict[str, Any] = {}
 
 
@@ -94,6 +96,17 @@ def observe_response_size(method: str, route: str, status: int, response_bytes: 
     series.response_size.observe(response_bytes)
 
 
+def observe_stream(method: str, route: str, status: int, seconds: float) -> None:
+    """Record a streamed response's duration to its last byte (``status`` 499: the client left)."""
+    key = (method, route, status)
+    child = _streams.get(key)
+    if child is None:
+        child = _streams[key] = fast.wrap(
+            get("fleetobs_http_server_stream_duration_seconds").labels(method, route, str(status))
+        )
+    child.observe(seconds)
+
+
 def active_requests() -> Any:
     """The in-flight requests gauge, with cheap ``inc()`` / ``dec()``."""
     gauge = _state.get("active")
@@ -117,4 +130,5 @@ def route_series(route: str) -> tuple[Any, Any]:
 def reset() -> None:
     _series.clear()
     _route_series.clear()
+    _streams.clear()
     _state.clear()

@@ -52,6 +52,9 @@ ASSUMPTIONS: dict[str, float] = {
     # Background tasks: task names, and success/failure/retry per task.
     "task_name": 5,
     "task_state": 3,
+    # WebSockets: a few consumer routes, and two or three close reasons seen per route.
+    "websocket_route": 3,
+    "websocket_close_reason": 3,
     # The telemetry pipeline: spans and logs, three drop reasons.
     "signal": 2,
     "reason": 3,

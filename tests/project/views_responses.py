@@ -1,8 +1,11 @@
-"""Views answering with each kind of response body: files, streams (sync and async), 304s."""
+"""Views answering with each kind of response body: files, streams (sync and async), server-sent
+events that last until the client leaves, a stream that breaks, 304s."""
 
 from __future__ import annotations
 
+import asyncio
 import io
+import itertools
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -40,6 +43,39 @@ def stream(request: HttpRequest) -> StreamingHttpResponse:
 
 async def astream(request: HttpRequest) -> StreamingHttpResponse:
     return StreamingHttpResponse(_achunks(), content_type="text/plain")
+
+
+#: What one server-sent event of :func:`events` and :func:`sync_events` looks like.
+EVENT = b"data: tick\n\n"
+
+
+async def _aevents() -> AsyncIterator[bytes]:
+    while True:  # until the client goes away
+        yield EVENT
+        await asyncio.sleep(0.01)
+
+
+def events(request: HttpRequest) -> StreamingHttpResponse:
+    """Server-sent events from an async iterator, for as long as the client listens."""
+    return StreamingHttpResponse(_aevents(), content_type="text/event-stream")
+
+
+def sync_events(request: HttpRequest) -> StreamingHttpResponse:
+    """Server-sent events from an endless sync iterator (a WSGI server closes it when the client leaves)."""
+    return StreamingHttpResponse(itertools.repeat(EVENT), content_type="text/event-stream")
+
+
+class StreamBrokenError(RuntimeError):
+    """What :func:`broken_stream`'s iterator raises after its first chunk."""
+
+
+def _broken() -> Iterator[bytes]:
+    yield b"partial "
+    raise StreamBrokenError("the data source went away")
+
+
+def broken_stream(request: HttpRequest) -> StreamingHttpResponse:
+    return StreamingHttpResponse(_broken(), content_type="text/plain")
 
 
 @etag(lambda request: "v1")

@@ -44,10 +44,12 @@ def test_public_api_is_pinned() -> None:
 
     assert instrumentation.__all__ == ["__version__"]
     assert set(instrumentation.catalog.__all__) == {
+        "CLIENT_CLOSED_REQUEST",
         "HTTP_METHODS",
         "LOG_FIELDS",
         "METRICS",
         "UNMATCHED_ROUTE",
+        "WEBSOCKET_CLOSE_REASONS",
         "LogField",
         "Metric",
         "log_field",
