@@ -102,6 +102,18 @@ DEFAULT_ALLOWED_NETWORKS = (
     "fc00::/7",
 )
 
+#: OpenTelemetry's standard sampler names (``OTEL_TRACES_SAMPLER``); what each does is
+#: :data:`instrumentation.tracing.sampling.KNOWN`.
+SAMPLERS = frozenset(
+    {
+        "always_on",
+        "always_off",
+        "traceidratio",
+        "parentbased_always_on",
+        "parentbased_always_off",
+        "parentbased_traceidratio",
+    }
+)
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -203,22 +215,28 @@ def _coerce(name: str, raw: Any, default: Any) -> Any:
     return None if raw is None else str(raw)
 
 
-def _from_environment(key: str) -> str | None:
+def _from_environment(key: str) -> tuple[str | None, str | None]:
+    """The environment's value for ``key`` and the variable it came from (``(None, None)``: unset)."""
     env = ENV_FALLBACKS.get(key)
     value = os.environ.get(env) if env else None
-    if value is None and key in _OTLP_GENERIC:
-        value = os.environ.get(_OTLP_GENERIC[key])
-        if value is not None and key == "OTLP_ENDPOINT":
-            # The generic endpoint is a base URL; the traces path is appended (OTel spec).
-            value = value.rstrip("/") + "/v1/traces"
-    for name, scale in _OTEL_MORE.get(key, ()) if value is None else ():
+    if value is not None:
+        return value, env
+    if key in _OTLP_GENERIC:
+        generic = _OTLP_GENERIC[key]
+        value = os.environ.get(generic)
+        if value is not None:
+            if key == "OTLP_ENDPOINT":
+                # The generic endpoint is a base URL; the traces path is appended (OTel spec).
+                value = value.rstrip("/") + "/v1/traces"
+            return value, generic
+    for name, scale in _OTEL_MORE.get(key, ()):
         found = os.environ.get(name, "").strip()
         if found:
             try:
-                return str(float(found) / scale) if scale else found
+                return (str(float(found) / scale) if scale else found), name
             except ValueError:
-                return f"{found} (from {name})"  # reported by the checks as invalid
-    return value
+                return f"{found} (from {name})", name  # reported by the checks as invalid
+    return None, None
 
 
 def _resource_attributes() -> dict[str, str]:
@@ -231,6 +249,26 @@ def _resource_attributes() -> dict[str, str]:
     return result
 
 
+def _raw(key: str, user: dict[str, Any], resource: dict[str, str]) -> tuple[Any, str]:
+    """The unconverted value of ``key`` and where it came from: :data:`SETTING_NAME`, an
+    environment variable's name, or ``"default"`` (the value is then ``None``)."""
+    if key in user:
+        return user[key], SETTING_NAME
+    raw, variable = _from_environment(key)
+    if raw is not None and variable is not None:
+        return raw, variable
+    attribute = {"SERVICE_NAME": "service.name", "SERVICE_VERSION": "service.version"}.get(key)
+    if key == "ENVIRONMENT":  # the current name first, then the deprecated one
+        attribute = "deployment.environment.name"
+        if not resource.get(attribute):
+            attribute = "deployment.environment"
+    if attribute is not None and resource.get(attribute) is not None:
+        return resource[attribute], f"OTEL_RESOURCE_ATTRIBUTES ({attribute})"
+    if key == "TRACING_ENABLED" and os.environ.get("OTEL_SDK_DISABLED", "").lower() == "true":
+        return False, "OTEL_SDK_DISABLED"
+    return None, "default"
+
+
 def _build(user: dict[str, Any]) -> tuple[Settings, list[tuple[str, str]]]:
     problems: list[tuple[str, str]] = []
     defaults = Settings()
@@ -240,28 +278,11 @@ def _build(user: dict[str, Any]) -> tuple[Settings, list[tuple[str, str]]]:
         if f.name == "host_name":
             continue
         key = f.name.upper()
-        default = getattr(defaults, f.name)
-        raw: Any
-        if key in user:
-            raw = user[key]
-        else:
-            raw = _from_environment(key)
-            if raw is None and key == "SERVICE_NAME":
-                raw = resource.get("service.name")
-            if raw is None and key == "SERVICE_VERSION":
-                raw = resource.get("service.version")
-            if raw is None and key == "ENVIRONMENT":
-                raw = resource.get("deployment.environment.name") or resource.get("deployment.environment")
-            if (
-                raw is None
-                and key == "TRACING_ENABLED"
-                and os.environ.get("OTEL_SDK_DISABLED", "").lower() == "true"
-            ):
-                raw = False
-            if raw is None:
-                continue
+        raw, source = _raw(key, user, resource)
+        if source == "default":
+            continue
         try:
-            values[f.name] = _coerce(f.name, raw, default)
+            values[f.name] = _coerce(f.name, raw, getattr(defaults, f.name))
         except (TypeError, ValueError) as exc:
             problems.append((key, str(exc)))
     settings = Settings(**values)
@@ -273,12 +294,8 @@ def _validate(s: Settings) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     if s.otlp_protocol not in {"http/protobuf", "grpc"}:
         problems.append(("OTLP_PROTOCOL", f"must be 'http/protobuf' or 'grpc', got {s.otlp_protocol!r}"))
-    from instrumentation.tracing.sampling import KNOWN as KNOWN_SAMPLERS
-
-    if s.traces_sampler.strip().lower() not in KNOWN_SAMPLERS:
-        problems.append(
-            ("TRACES_SAMPLER", f"must be one of {sorted(KNOWN_SAMPLERS)}, got {s.traces_sampler!r}")
-        )
+    if s.traces_sampler.strip().lower() not in SAMPLERS:
+        problems.append(("TRACES_SAMPLER", f"must be one of {sorted(SAMPLERS)}, got {s.traces_sampler!r}"))
     exporters = {part.strip().lower() for part in s.traces_exporter.split(",")}
     if not exporters <= {"otlp", "console", "none"}:
         problems.append(
@@ -369,6 +386,17 @@ def user_keys() -> set[str]:
 
     user = getattr(django_settings, SETTING_NAME, None) or {}
     return set(user) if isinstance(user, dict) else set()
+
+
+def sources() -> dict[str, str]:
+    """Where each key's effective value comes from: ``FLEET_OBSERVABILITY``, the name of an
+    environment variable, or ``default``. Read afresh, in the order :func:`get_settings` reads."""
+    from django.conf import settings as django_settings
+
+    user = getattr(django_settings, SETTING_NAME, None) or {}
+    user = user if isinstance(user, dict) else {}
+    resource = _resource_attributes()
+    return {key: _raw(key, user, resource)[1] for key in sorted(KNOWN_KEYS)}
 
 
 def problems() -> list[tuple[str, str]]:
