@@ -3,11 +3,11 @@
 ::
 
     fleetobs doctor --prometheus URL [--alertmanager URL] [--elasticsearch URL] [--grafana URL]
-                    [--job JOB ...] [--range 1h] [--slo FILE] [--max-routes N] [--json]
+                    [--job JOB ...] [--range 1h] [--slo FILE] [--max-routes N] [--json] [--quiet]
 
 Read-only against every backend. Prints the report grouped by severity (or JSON) and exits 0 when
 healthy, 1 with findings, 2 when something could not be checked (a backend unreachable, bad
-arguments).
+arguments). Each check is a progress line on stderr as it finishes (``--quiet``: none).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import re
 import sys
 
 from fleetobs_cli import UsageError, example, integer, number, readable_file
+from fleetobs_cli.progress import Progress, quiet_argument
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 
@@ -90,12 +91,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="seconds per HTTP request (default: 10)",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    quiet_argument(parser)
     parser.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
     from alerting.cli import read_spec
-    from doctor.run import Options, run
+    from doctor.run import Options, planned_checks, run
 
     read_spec(args.slo)  # a bad spec is a usage error, said before any backend is asked
     if args.range <= 0:
@@ -113,6 +115,6 @@ def _run(args: argparse.Namespace) -> int:
         max_routes=args.max_routes,
         timeout=args.timeout,
     )
-    report = run(options)
+    report = run(options, Progress(len(planned_checks(options)), quiet=args.quiet))
     sys.stdout.write(report.to_json() if args.json else report.text())
     return report.exit_code

@@ -10,6 +10,7 @@ Order: Targets (it finds the jobs in scope and what they expose, which the rest 
 Dashboards, Rules (and Alertmanager routing with ``alertmanager``), Cardinality, then Logs and
 Grafana when their URLs are given. A backend that cannot be reached is recorded in
 ``report.unreachable`` (exit 2) and the checks that need it are skipped; the others still run.
+Each check, as it finishes or is skipped, is a line of ``progress`` (the command's stderr).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from doctor.explain import human_duration
 from doctor.findings import Finding, Report
 from doctor.http import BackendUnreachableError
 from doctor.prometheus import Prometheus, QueryError
+from fleetobs_cli.progress import Progress
 
 DEFAULT_RANGE = 3600.0
 DEFAULT_SCRAPE_INTERVAL = 15.0
@@ -56,23 +58,44 @@ def _scrape_interval(fleet: targets.Fleet) -> float:
     return min((i for i in intervals if i > 0), default=DEFAULT_SCRAPE_INTERVAL)
 
 
-def run(options: Options) -> Report:
+def planned_checks(options: Options) -> list[tuple[str, str]]:
+    """The checks a run makes, in order, with the backend each needs."""
+    planned = [(name, "Prometheus") for name in ("Targets", "Labels", "Dashboards", "Rules")]
+    if options.alertmanager:
+        planned.append(("Alertmanager routing", "Alertmanager"))
+    planned.append(("Cardinality", "Prometheus"))
+    if options.elasticsearch:
+        planned.append(("Logs", "Elasticsearch"))
+    if options.grafana:
+        planned.append(("Grafana", "Grafana"))
+    return planned
+
+
+def run(options: Options, progress: Progress | None = None) -> Report:
     report = Report()
     report.facts["prometheus"] = options.prometheus
     now = time.time()
     started = time.monotonic()
+    planned = planned_checks(options)
+    progress = progress or Progress(len(planned), quiet=True)
 
     def step(name: str, backend: str, body: Callable[[], list[Finding]]) -> None:
         if backend in report.unreachable:
+            progress.done(name, f"skipped ({backend} unreachable)")
             return
+        before = len(report.findings)
         try:
             report.add(body())
         except BackendUnreachableError as exc:
             report.unreachable[backend] = str(exc)
+            progress.done(name, f"cannot check ({backend} unreachable)")
         except QueryError as exc:
             report.unreachable[backend] = f"a query of the {name} check failed: {exc}"
+            progress.done(name, "cannot check (a query failed)")
         else:
             report.checks.append(name)
+            found = len(report.findings) - before
+            progress.done(name, f"{found} finding(s)" if found else "ok")
 
     prometheus = Prometheus.at(options.prometheus, options.timeout)
     fleet = targets.Fleet()
@@ -81,7 +104,11 @@ def run(options: Options) -> Report:
         fleet = targets.discover(prometheus, options.jobs)
     except (BackendUnreachableError, QueryError) as exc:
         report.unreachable["Prometheus"] = str(exc)
-    if "Prometheus" not in report.unreachable:
+    if "Prometheus" in report.unreachable:
+        for name, backend in planned:
+            if backend in {"Prometheus", "Alertmanager"}:  # routing is read through Prometheus too
+                progress.done(name, "skipped (Prometheus unreachable)")
+    else:
         report.facts["jobs"] = ", ".join(fleet.jobs) or "none"
         time_range = TimeRange(options.range_seconds, _scrape_interval(fleet))
         rate_interval = time_range.builtins()["__rate_interval"]

@@ -1,15 +1,18 @@
 """``fleetobs elasticsearch ...`` and ``fleetobs kibana ...``: install the log assets.
 
-``elasticsearch setup --url URL [--api-key KEY] [--retention-days N]``
+``elasticsearch setup --url URL [--api-key KEY] [--retention-days N] [--quiet]``
     PUT the ILM policy, then the index template (both replace what is there: idempotent).
 ``elasticsearch assets --out DIR [--retention-days N]``
     write ``ilm-policy.json``, ``index-template.json`` and ``kibana-saved-objects.ndjson``.
-``kibana import --url URL [--api-key KEY]``
+``kibana import --url URL [--api-key KEY] [--quiet]``
     POST the saved objects to Kibana's import API with ``overwrite=true`` (idempotent).
 
-Failures print one line on stderr: exit 2 for a bad argument, 1 when the server cannot be reached
-(the line names its URL) or answers with an error (authentication, permissions, a bad request),
-as every ``fleetobs`` command does.
+:func:`elasticsearch_setup` and :func:`kibana_import` do the work for these commands and for
+``manage.py fleetobs``, which takes the URL and credentials from the service's settings. Each
+finished step is a progress line on stderr (see :mod:`fleetobs_cli.progress`); the summary goes
+to stdout. Failures print one line on stderr: exit 2 for a bad argument, 1 when the server cannot
+be reached (the line names its URL) or answers with an error (authentication, permissions, a bad
+request), as every ``fleetobs`` command does.
 """
 
 from __future__ import annotations
@@ -19,12 +22,27 @@ import json
 import os
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
 
-from fleetobs_cli import EXIT_BACKEND, EXIT_USAGE, example, http_url, integer, number, one_line, output_dir
+from fleetobs_cli import (
+    EXIT_BACKEND,
+    EXIT_USAGE,
+    CommandError,
+    Refused,
+    Unreachable,
+    UsageError,
+    example,
+    http_url,
+    integer,
+    number,
+    one_line,
+    output_dir,
+)
+from fleetobs_cli.progress import Progress, quiet_argument
 from instrumentation.logging import assets
 
 UNREACHABLE = EXIT_BACKEND
@@ -59,8 +77,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=os.environ.get("FLEETOBS_ELASTICSEARCH_API_KEY"),
         help="API key (default: $FLEETOBS_ELASTICSEARCH_API_KEY)",
     )
-    _retention_argument(setup)
+    retention_argument(setup)
     setup.add_argument("--timeout", type=_seconds, default=10.0, help="seconds per request (default: 10)")
+    quiet_argument(setup)
     setup.set_defaults(func=_setup)
 
     write = es_commands.add_parser(
@@ -69,7 +88,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         epilog=example("fleetobs elasticsearch assets --out es/ --retention-days 14"),
     )
     write.add_argument("--out", type=output_dir, required=True, help="directory to write into")
-    _retention_argument(write)
+    retention_argument(write)
     write.set_defaults(func=_write_assets)
 
     kibana = subparsers.add_parser(
@@ -89,13 +108,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     load.add_argument("--space", default=None, help="Kibana space id (default: the default space)")
     load.add_argument("--timeout", type=_seconds, default=10.0, help="seconds per request (default: 10)")
+    quiet_argument(load)
     load.set_defaults(func=_kibana_import)
 
 
 _seconds = number(minimum=0, exclusive_minimum=True)
 
 
-def _retention_argument(parser: argparse.ArgumentParser) -> None:
+def retention_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--retention-days",
         type=integer(minimum=1),
@@ -112,38 +132,75 @@ def _fail(message: str, code: int) -> int:
 _one_line = one_line
 
 
-def _setup(args: argparse.Namespace) -> int:
+def _shown(url: str) -> str:
+    """``url`` as messages print it: user-info (``user:password@``) masked."""
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urllib.parse.urlunsplit(parts._replace(netloc="[REDACTED]@" + parts.netloc.rpartition("@")[2]))
+
+
+def elasticsearch_setup(
+    url: str,
+    api_key: str | None,
+    *,
+    retention_days: int = assets.DEFAULT_RETENTION_DAYS,
+    timeout: float = 10.0,
+    progress: Progress | None = None,
+) -> str:
+    """PUT the ILM policy, then the index template; return the summary line.
+
+    Raises :class:`~fleetobs_cli.Unreachable` or :class:`~fleetobs_cli.Refused` (exit 1), or
+    :class:`~fleetobs_cli.UsageError` when the ``elasticsearch`` package is missing.
+    """
     try:
         from elastic_transport import TransportError
         from elasticsearch import ApiError, Elasticsearch, UnsupportedProductError
     except ImportError:
-        return _fail(
-            "the elasticsearch package is needed: pip install 'django-fleet-observability[elasticsearch]'",
-            USAGE,
-        )
-    client = Elasticsearch(args.url, api_key=args.api_key, request_timeout=args.timeout, max_retries=0)
+        raise UsageError(
+            "the elasticsearch package is needed: pip install 'django-fleet-observability[elasticsearch]'"
+        ) from None
+    progress = progress or Progress(2)
+    shown = _shown(url)
+    client = Elasticsearch(url, api_key=api_key, request_timeout=timeout, max_retries=0)
     step = f"PUT _ilm/policy/{assets.ILM_POLICY_NAME}"
     try:
-        client.ilm.put_lifecycle(name=assets.ILM_POLICY_NAME, body=assets.ilm_policy(args.retention_days))
+        client.ilm.put_lifecycle(name=assets.ILM_POLICY_NAME, body=assets.ilm_policy(retention_days))
+        progress.done(f"ILM policy {assets.ILM_POLICY_NAME} (delete after {retention_days} days)")
         step = f"PUT _index_template/{assets.TEMPLATE_NAME}"
         client.indices.put_index_template(
-            name=assets.TEMPLATE_NAME, body=assets.index_template(args.retention_days)
+            name=assets.TEMPLATE_NAME, body=assets.index_template(retention_days)
         )
+        progress.done(f"index template {assets.TEMPLATE_NAME}")
     except UnsupportedProductError:
-        return _fail(f"{args.url} is not Elasticsearch (missing product header)", REFUSED)
+        raise Refused(f"{shown} is not Elasticsearch (missing product header)") from None
     except ApiError as exc:
         reason = _error_reason(exc.body) or exc.message
-        return _fail(
-            f"Elasticsearch at {args.url} refused {step}: {exc.status_code} {_one_line(reason)}", REFUSED
-        )
+        raise Refused(
+            f"Elasticsearch at {shown} refused {step}: {exc.status_code} {_one_line(reason)}"
+        ) from None
     except TransportError as exc:
-        return _fail(f"cannot reach Elasticsearch at {args.url}: {_one_line(exc.message)}", UNREACHABLE)
+        raise Unreachable("Elasticsearch", shown, exc.message) from None
     finally:
         client.close()
-    print(
-        f"installed ILM policy {assets.ILM_POLICY_NAME} (delete after {args.retention_days} days) "
+    return (
+        f"installed ILM policy {assets.ILM_POLICY_NAME} (delete after {retention_days} days) "
         f"and index template {assets.TEMPLATE_NAME} for {assets.INDEX_PATTERN}"
     )
+
+
+def _setup(args: argparse.Namespace) -> int:
+    try:
+        summary = elasticsearch_setup(
+            args.url,
+            args.api_key,
+            retention_days=args.retention_days,
+            timeout=args.timeout,
+            progress=Progress(2, quiet=args.quiet),
+        )
+    except CommandError as exc:
+        return _fail(str(exc), exc.exit_code)
+    print(summary)
     return 0
 
 
@@ -190,31 +247,57 @@ def _multipart(filename: str, content: bytes) -> tuple[bytes, str]:
     return body, f"multipart/form-data; boundary={boundary}"
 
 
-def _kibana_import(args: argparse.Namespace) -> int:
-    base = args.url.rstrip("/")
-    space = f"/s/{args.space}" if args.space else ""
-    url = f"{base}{space}/api/saved_objects/_import?overwrite=true"
+def kibana_import(
+    url: str,
+    api_key: str | None,
+    *,
+    space: str | None = None,
+    timeout: float = 10.0,
+    progress: Progress | None = None,
+) -> str:
+    """POST the saved objects to Kibana's import API; return the summary line.
+
+    Raises :class:`~fleetobs_cli.Unreachable` or :class:`~fleetobs_cli.Refused` (exit 1).
+    """
+    progress = progress or Progress(1)
+    shown = _shown(url)
+    base = url.rstrip("/")
+    prefix = f"/s/{space}" if space else ""
+    endpoint = f"{base}{prefix}/api/saved_objects/_import?overwrite=true"
     body, content_type = _multipart("fleetobs.ndjson", assets.kibana_ndjson().encode())
     headers = {"kbn-xsrf": "fleetobs", "Content-Type": content_type}
-    if args.api_key:
-        headers["Authorization"] = f"ApiKey {args.api_key}"
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 - scheme checked
+    if api_key:
+        headers["Authorization"] = f"ApiKey {api_key}"
+    request = urllib.request.Request(endpoint, data=body, headers=headers, method="POST")  # noqa: S310 - scheme checked
     try:
-        with urllib.request.urlopen(request, timeout=args.timeout) as response:  # noqa: S310 - scheme checked
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - scheme checked
             result = json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as exc:
         detail = exc.read().decode("utf-8", "replace")
-        return _fail(f"Kibana at {args.url} refused the import: {exc.code} {_one_line(detail)}", REFUSED)
+        raise Refused(f"Kibana at {shown} refused the import: {exc.code} {_one_line(detail)}") from None
     except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return _fail(f"cannot reach Kibana at {args.url}: {_one_line(reason)}", UNREACHABLE)
+        raise Unreachable("Kibana", shown, getattr(exc, "reason", exc)) from None
     except ValueError as exc:
-        return _fail(f"Kibana at {args.url} answered something that is not JSON: {_one_line(exc)}", REFUSED)
+        raise Refused(f"Kibana at {shown} answered something that is not JSON: {_one_line(exc)}") from None
     if not result.get("success", False):
         errors = result.get("errors") or []
         first = errors[0] if errors else {}
-        return _fail(
-            f"Kibana at {args.url} rejected {len(errors)} object(s), first: {_one_line(first)}", REFUSED
+        raise Refused(f"Kibana at {shown} rejected {len(errors)} object(s), first: {_one_line(first)}")
+    count = result.get("successCount", 0)
+    progress.done(f"saved objects ({count}) into {f'space {space}' if space else 'the default space'}")
+    return f"imported {count} saved objects into Kibana at {shown}"
+
+
+def _kibana_import(args: argparse.Namespace) -> int:
+    try:
+        summary = kibana_import(
+            args.url,
+            args.api_key,
+            space=args.space,
+            timeout=args.timeout,
+            progress=Progress(1, quiet=args.quiet),
         )
-    print(f"imported {result.get('successCount', 0)} saved objects into Kibana at {args.url}")
+    except CommandError as exc:
+        return _fail(str(exc), exc.exit_code)
+    print(summary)
     return 0
