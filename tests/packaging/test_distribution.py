@@ -12,6 +12,7 @@ checks exact counts over several workers on the newest Django and Python; its he
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -50,6 +51,9 @@ KEY_FILES = {
     "fleetobs_cli/py.typed",
     "instrumentation/urls.py",
     "instrumentation/gunicorn.py",
+    "instrumentation/management/__init__.py",
+    "instrumentation/management/commands/__init__.py",
+    "instrumentation/management/commands/fleetobs.py",
     "sample_app/shop/templates/shop/base.html",
     "sample_app/gunicorn.conf.py",
     f"django_fleet_observability-{instrumentation.__version__}.dist-info/licenses/LICENSE",
@@ -261,6 +265,21 @@ def test_a_startproject_following_the_readme_serves_metrics_under_gunicorn(
     env["DJANGO_SETTINGS_MODULE"] = "mysite.settings"
     python = str(venv / "bin" / "python")
     subprocess.run([python, "manage.py", "check"], cwd=tmp_path, env=env, check=True, timeout=120)
+    # The service's own settings, through the management command the wheel ships.
+    report = subprocess.run(
+        [python, "manage.py", "fleetobs", "settings", "--json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert json.loads(report.stdout)["settings"]["SERVICE_NAME"] == {
+        "value": "mysite",
+        "source": "FLEET_OBSERVABILITY",
+    }
+    subprocess.run([python, "manage.py", "fleetobs", "check"], cwd=tmp_path, env=env, check=True, timeout=120)
     subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=tmp_path, env=env, check=True, timeout=300)
 
     # The README's step 3: gunicorn with the package's hooks.
