@@ -22,6 +22,7 @@ Runtime records (per instance)::
     instance:fleetobs_process_memory_utilisation:ratio               resident / limit
     instance:fleetobs_process_fds_utilisation:ratio                  open / max file descriptors
     instance:fleetobs_server_worker_utilisation:ratio                in-flight / worker capacity
+    instance:fleetobs_websocket_connection_utilisation:ratio         open WebSockets / capacity
     job:fleetobs_db_n_plus_one:ratio_rate{30m,1d}                    N+1 requests / all requests
 
 The SLO records (latency SLI, objectives, budgets) depend on each service's objectives and live in
@@ -129,6 +130,11 @@ def runtime_group(ctx: Context) -> RuleGroup:
         Record(
             "instance:fleetobs_server_worker_utilisation:ratio",
             f"{series('http_server_active_requests')}\n/\n({series('fleetobs_server_worker_capacity')} > 0)",
+        ),
+        Record(
+            "instance:fleetobs_websocket_connection_utilisation:ratio",
+            f"sum without (websocket_route) ({series('fleetobs_websocket_connections_active')})\n/\n"
+            f"({series('fleetobs_websocket_connection_capacity')} > 0)",
         ),
         *n_plus_one,
     )

@@ -198,6 +198,7 @@ class Thresholds:
     fds_warning_ratio: float = 0.8
     fds_critical_ratio: float = 0.9
     worker_busy_ratio: float = 0.85
+    websocket_connections_ratio: float = 0.8
     n_plus_one_ratio: float = 0.01
     task_failure_ratio: float = 0.1
     task_min_rate: float = 0.01

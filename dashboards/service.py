@@ -41,6 +41,13 @@ EXCEPTIONS = metric("fleetobs_http_server_exceptions")
 QUERIES_PER_REQUEST = metric("fleetobs_db_queries_per_request")
 N_PLUS_ONE = metric("fleetobs_db_n_plus_one")
 CACHE = metric("fleetobs_cache_operations")
+WS_OPENED = metric("fleetobs_websocket_connections_opened")
+WS_ACTIVE = metric("fleetobs_websocket_connections_active")
+WS_CLOSED = metric("fleetobs_websocket_connections_closed")
+WS_CAPACITY = metric("fleetobs_websocket_connection_capacity")
+WS_RECEIVED = metric("fleetobs_websocket_messages_received")
+WS_SENT = metric("fleetobs_websocket_messages_sent")
+BY_WS_ROUTE = ("websocket_route",)
 
 ROUTE = {"http_route": ("=~", "$route")}
 ERRORS = {**ROUTE, "http_response_status_code": ("=~", "5..")}
@@ -219,6 +226,43 @@ def build() -> gl.Dashboard:
             steps=LATENCY,
         ),
     ]
+    websockets = [
+        timeseries(
+            "WebSocket connections open",
+            "WebSocket connections open right now, by consumer route, and the connections the service is "
+            "sized to hold (ObservedWebSockets' max_connections, summed over processes).",
+            [
+                Query(q.gauge(WS_ACTIVE, by=BY_WS_ROUTE), "{{websocket_route}}"),
+                Query(q.gauge(WS_CAPACITY), "capacity"),
+            ],
+            COUNT,
+            w=8,
+        ),
+        timeseries(
+            "WebSocket connections opened and closed",
+            "Connections accepted per second by route, and closed per second by route and reason (the close "
+            "code's class: normal, going_away, abnormal, rejected, server_error, ...).",
+            [
+                Query(q.rate(WS_OPENED, by=BY_WS_ROUTE), "{{websocket_route}} opened"),
+                Query(
+                    q.rate(WS_CLOSED, by=(*BY_WS_ROUTE, "websocket_close_reason")),
+                    "{{websocket_route}} closed {{websocket_close_reason}}",
+                ),
+            ],
+            OPS_PER_SECOND,
+            w=8,
+        ),
+        timeseries(
+            "WebSocket messages in and out",
+            "WebSocket messages received from clients and sent to them per second, by route.",
+            [
+                Query(q.rate(WS_RECEIVED, by=BY_WS_ROUTE), "{{websocket_route}} in"),
+                Query(q.rate(WS_SENT, by=BY_WS_ROUTE), "{{websocket_route}} out"),
+            ],
+            OPS_PER_SECOND,
+            w=8,
+        ),
+    ]
     return dashboard(
         UID,
         TITLE,
@@ -229,6 +273,7 @@ def build() -> gl.Dashboard:
             Section("Which routes matter?", routes),
             Section("Database and cache per request", backends),
             Section("Compared with last week", week),
+            Section("How are the WebSocket connections doing?", websockets),
         ],
         extra_variables=[variables.label_variable("route", "Route", HTTP.name, "http_route")],
     )

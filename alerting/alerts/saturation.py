@@ -1,8 +1,10 @@
-"""Saturation: an instance running out of CPU, memory, file descriptors or workers, and the database
-side of the same story (connections failing, N+1 queries creeping in, migrations not applied).
+"""Saturation: an instance running out of CPU, memory, file descriptors, workers or WebSocket
+connection capacity, and the database side of the same story (connections failing, N+1 queries
+creeping in, migrations not applied).
 
 Every ratio comes from the ``instance:*`` records of :mod:`alerting.recording`, whose limits are
-the instance's own (cgroup quota, cgroup memory limit, ``RLIMIT_NOFILE``, workers x threads). Each
+the instance's own (cgroup quota, cgroup memory limit, ``RLIMIT_NOFILE``, workers x threads,
+``ObservedWebSockets``' ``max_connections`` summed over its processes). Each
 alert needs its condition to hold for several minutes (``for:``), so a short blip such as a burst of
 traffic or a garbage-collection spike does not page.
 """
@@ -100,6 +102,20 @@ def group(ctx: Context) -> RuleGroup:
             f"({{{{ $labels.job }}}}) was serving requests over the last 5m (threshold "
             f"{t.worker_busy_ratio:.0%}); "
             "new requests wait for a free worker.",
+        ),
+        alert(
+            "FleetobsWebSocketConnectionsNearCapacity",
+            f"avg_over_time(instance:fleetobs_websocket_connection_utilisation:ratio[{d('5m')}]) > "
+            f"{t.websocket_connections_ratio}",
+            "10m",
+            "warning",
+            "{{ $labels.instance }} of {{ $labels.job }} holds nearly as many WebSocket connections as it "
+            "is sized for.",
+            "On average {{ $value | humanizePercentage }} of the WebSocket connection capacity of "
+            "{{ $labels.instance }} ({{ $labels.job }}) was in use over the last 5m (threshold "
+            f"{t.websocket_connections_ratio:.0%}); beyond it, memory, file descriptors and the event loop "
+            "run short and every connection slows down.",
+            "service",
         ),
         alert(
             "FleetobsDatabaseConnectionErrors",

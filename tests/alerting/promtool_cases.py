@@ -394,6 +394,51 @@ def _cases() -> list[Case]:
             ),
         ),
         Case(
+            "FleetobsWebSocketConnectionsNearCapacity",
+            "900 of 1000 connections open (two routes, two processes) for 20 minutes",
+            "20m",
+            dict(
+                [
+                    series(
+                        "fleetobs_websocket_connections_active", "600x20", websocket_route="ws/chat/", **api_t
+                    ),
+                    series(
+                        "fleetobs_websocket_connections_active", "300x20", websocket_route="ws/feed/", **api_t
+                    ),
+                    series("fleetobs_websocket_connection_capacity", "1000x20", **api_t),
+                ]
+            ),
+            [Expect({**api_t, "severity": "warning"}, "90%")],
+        ),
+        Case(
+            "FleetobsWebSocketConnectionsNearCapacity",
+            "short blip: five minutes at 95%, then half",
+            "20m",
+            dict(
+                [
+                    series(
+                        "fleetobs_websocket_connections_active",
+                        "500x5 950x5 500x10",
+                        websocket_route="ws/chat/",
+                        **api_t,
+                    ),
+                    series("fleetobs_websocket_connection_capacity", "1000x20", **api_t),
+                ]
+            ),
+        ),
+        Case(
+            "FleetobsWebSocketConnectionsNearCapacity",
+            "no capacity exported (no ObservedWebSockets): never fires",
+            "20m",
+            dict(
+                [
+                    series(
+                        "fleetobs_websocket_connections_active", "900x20", websocket_route="ws/chat/", **api_t
+                    )
+                ]
+            ),
+        ),
+        Case(
             "FleetobsDatabaseConnectionErrors",
             "0.1 failed connections per second for 20 minutes",
             "20m",
@@ -910,6 +955,7 @@ FAMILIES = {
         "FleetobsMemoryNearLimit",
         "FleetobsFileDescriptorsNearLimit",
         "FleetobsWorkersSaturated",
+        "FleetobsWebSocketConnectionsNearCapacity",
         "FleetobsDatabaseConnectionErrors",
         "FleetobsNPlusOneRising",
         "FleetobsMigrationsUnapplied",
