@@ -101,14 +101,14 @@ REDIS = ("127.0.0.1", 6379)
 WORKER = "shop-worker"
 
 #: (dashboard uid, panel title) -> why the sample fleet cannot give it data.
-_NO_WEBSOCKETS = (
+NO_WEBSOCKETS = (
     "the sample shop serves no WebSockets; tests/servers/test_channels_websockets.py checks these "
     "panels against a real Prometheus scraping a Channels project under daphne"
 )
 ALLOWED_DEAD: dict[tuple[str, str], str] = {
-    (uids.SERVICE, "WebSocket connections open"): _NO_WEBSOCKETS,
-    (uids.SERVICE, "WebSocket connections opened and closed"): _NO_WEBSOCKETS,
-    (uids.SERVICE, "WebSocket messages in and out"): _NO_WEBSOCKETS,
+    (uids.SERVICE, "WebSocket connections open"): NO_WEBSOCKETS,
+    (uids.SERVICE, "WebSocket connections opened and closed"): NO_WEBSOCKETS,
+    (uids.SERVICE, "WebSocket messages in and out"): NO_WEBSOCKETS,
 }
 
 
