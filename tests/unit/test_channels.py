@@ -25,6 +25,8 @@ from tests.project.consumers import ConsumerBrokeError, EchoConsumer
 from tests.project.routing import websocket_urlpatterns
 
 ECHO = "ws/echo/<str:room>/"
+# Channels closes stale database connections around each consumer call, as Django does per request.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
