@@ -56,11 +56,16 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from django.urls.exceptions import Resolver404
 from opentelemetry.trace import SpanKind
 from opentelemetry.trace.status import Status, StatusCode
 
+from instrumentation import metrics
 from instrumentation._safety import internal_error
 from instrumentation.catalog import UNMATCHED_ROUTE
+from instrumentation.metrics import get
+from instrumentation.tracing import children, provider
+from instrumentation.tracing.trust import resampled
 
 __all__ = ["DEFAULT_MAX_CONNECTIONS", "ObservedWebSockets", "close_reason", "reset"]
 
@@ -125,14 +130,10 @@ def reset() -> None:
 
 
 def _metrics_on() -> bool:
-    from instrumentation import metrics
-
     return metrics.enabled()
 
 
 def _series(route: str) -> tuple[Any, Any, Any, Any]:
-    from instrumentation.metrics import get
-
     opened = get("fleetobs_websocket_connections_opened")
     if _children_of[0] is not opened:
         _children.clear()
@@ -172,7 +173,6 @@ def _consumer_name(app: Any) -> str | None:
 
 def _match(router: Any, path: str, depth: int = 0) -> str | None:
     """The route pattern ``router`` would pick for ``path`` (nested routers joined), or ``None``."""
-    from django.urls.exceptions import Resolver404
 
     for route in router.routes:
         try:
@@ -208,9 +208,6 @@ def _route(app: Any, scope: Scope) -> str:
 
 
 def _span_start(scope: Scope, route: str) -> Any:
-    from instrumentation.tracing import children, provider
-    from instrumentation.tracing.trust import resampled
-
     state = provider.ensure()
     if state is None:
         return None
@@ -304,7 +301,6 @@ class _Connection:
             if self.series is not None:
                 if self.accepted:
                     self.series[1].dec()
-                from instrumentation.metrics import get
 
                 get("fleetobs_websocket_connections_closed").labels(self.route, reason).inc()
         except Exception as exc:  # noqa: BLE001 - telemetry never breaks a connection
@@ -345,7 +341,6 @@ class _Connection:
         handle = self.span
         if handle is None:
             return
-        from instrumentation.tracing import children
 
         self.span = None
         span = handle[0]
@@ -397,8 +392,6 @@ class ObservedWebSockets:
         self._capacity_set = True
         try:
             if _metrics_on():
-                from instrumentation.metrics import get
-
                 get("fleetobs_websocket_connection_capacity").set(self.max_connections)
         except Exception as exc:  # noqa: BLE001
             internal_error(exc, "channels.capacity")
