@@ -3,7 +3,7 @@
 Each shape is one opening repeated to fill the size (a key repeated thousands of times with every
 kind of value, unterminated quotes and brackets, URL fragments, digit runs that look like card
 numbers), or one opening followed by a long run of what could end it but never does. Redaction
-is linear in the size of its input (:mod:`instrumentation.logging.redaction`); these shapes are
+is linear in the size of its input (:mod:`instrumentation.redaction`); these shapes are
 where its constant is largest. The figure is the process's CPU time (best of the rounds), so a
 busy machine descheduling the process does not count. A log value is scanned only up to four
 times its kept length (8 KB by default), so in the log pipeline these costs are an eighth of the
@@ -68,7 +68,7 @@ def cpu_ms(redact: Any, value: str, rounds: int) -> float:
 def run(rounds: int = 5) -> dict[str, Any]:
     """CPU milliseconds to redact each shape at 64 KB, and the worst of them."""
     from instrumentation.conf import DEFAULT_REDACT_KEYS
-    from instrumentation.logging.redaction import Redactor
+    from instrumentation.redaction import Redactor
 
     redactor = Redactor(DEFAULT_REDACT_KEYS)
     shapes = []

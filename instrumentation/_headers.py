@@ -15,6 +15,8 @@ from typing import Any
 
 from django.http.response import ResponseHeaders
 
+from instrumentation.lifecycle import on_reset
+
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _names: dict[str, str | None] = {}
 
@@ -26,6 +28,12 @@ def _store_key(name: str) -> str | None:
         if len(_names) < 64:
             _names[name] = key
     return key
+
+
+@on_reset
+def reset() -> None:
+    """Forget the cached header names."""
+    _names.clear()
 
 
 def set_header(response: Any, name: str, value: str) -> None:

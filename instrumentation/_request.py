@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from instrumentation.conf import Settings
+from instrumentation.lifecycle import on_reset
 
 #: What a masked path segment reads (the redaction's mask).
 MASK = "[REDACTED]"
@@ -128,6 +129,7 @@ def masked_path(path: str, match: Any, routes: SensitiveRoutes) -> str | None:
     return masked if masked != path else None
 
 
+@on_reset
 def reset() -> None:
     """Forget the per-route decisions."""
     global _routes

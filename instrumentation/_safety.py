@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from instrumentation.lifecycle import on_reset
+
 RAISE_INTERNAL_ERRORS = False
 _reported: set[str] = set()
 # Set by the metrics package (a layer above this one) to count each failure by place.
@@ -33,5 +35,6 @@ def internal_error(exc: BaseException, where: str) -> None:
         logger.warning("fleetobs internal error in %s (reported once)", where, exc_info=exc)
 
 
+@on_reset
 def reset() -> None:
     _reported.clear()

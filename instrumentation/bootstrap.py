@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import importlib.util
 
-from instrumentation import cache, conf, db, tracing
+from instrumentation import cache, celery, conf, db, tracing, worker_metrics
 from instrumentation import logging as fleet_logging
 from instrumentation._safety import internal_error
+from instrumentation.metrics import runtime
 
 _started = {"value": False}
 
@@ -27,8 +28,6 @@ def start() -> None:
         db.instrument()
         cache.instrument()
         if settings.metrics_enabled:
-            from instrumentation.metrics import runtime
-
             runtime.build_info(settings.service_name, settings.service_version)
     except Exception as exc:  # noqa: BLE001
         internal_error(exc, "bootstrap.metrics")
@@ -48,7 +47,6 @@ def _instrument_celery() -> None:
     """Task spans and metrics when Celery is installed; nothing (quietly) otherwise."""
     if importlib.util.find_spec("celery") is None:
         return
-    from instrumentation import celery, worker_metrics
 
     celery.instrument()
     worker_metrics.instrument()
@@ -61,8 +59,6 @@ def stop() -> None:
     db.uninstrument()
     cache.uninstrument()
     if importlib.util.find_spec("celery") is not None:
-        from instrumentation import celery, worker_metrics
-
         celery.uninstrument()
         worker_metrics.uninstrument()
     _started["value"] = False

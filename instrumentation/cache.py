@@ -20,6 +20,7 @@ from django.core.cache import CacheHandler
 
 from instrumentation import tracing
 from instrumentation._safety import internal_error
+from instrumentation.lifecycle import on_reset
 from instrumentation.metrics import enabled as metrics_enabled
 from instrumentation.metrics import fast
 from instrumentation.metrics.registry import get
@@ -187,6 +188,7 @@ def uninstrument() -> None:
                 delattr(backend, operation)
 
 
+@on_reset
 def reset() -> None:
     _children.clear()
     _durations.clear()

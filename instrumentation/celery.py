@@ -33,7 +33,12 @@ from typing import Any
 
 from opentelemetry.trace import SpanKind
 
+from instrumentation import logging as fleet_logging
+from instrumentation import metrics, tracing
 from instrumentation._safety import internal_error
+from instrumentation.lifecycle import on_reset
+from instrumentation.tracing import children, propagation, provider
+from instrumentation.tracing.spans import exception_attributes
 
 logger = logging.getLogger("fleetobs.celery")
 
@@ -64,16 +69,12 @@ _OFF = _Off()
 
 
 def _count(name: str, *labels: str) -> Any:
-    from instrumentation import metrics
-
     if not metrics.enabled():
         return _OFF
     return metrics.get(name).labels(*labels)
 
 
 def _tracing_state() -> Any:
-    from instrumentation.tracing import provider
-
     return provider.ensure()
 
 
@@ -97,8 +98,6 @@ def _on_before_publish(
         state = _tracing_state()
         if state is not None:
             from opentelemetry import trace
-
-            from instrumentation.tracing import children, propagation
 
             parent = trace.get_current_span().get_span_context()
             handle = children.start_with_parent(
@@ -132,8 +131,6 @@ def _on_after_publish(sender: Any = None, headers: dict[str, Any] | None = None,
         task_id = str((headers or {}).get("id") or "")
         handle = _publishing.pop(task_id, None)
         if handle is not None:
-            from instrumentation.tracing import children
-
             children.end_child(handle)
         _count("fleetobs_task_published", _task_name(sender, headers)).inc()
     except Exception as exc:  # noqa: BLE001
@@ -162,8 +159,6 @@ def _eta_timestamp(eta: Any) -> float | None:
 
 def _bind_task_logs(task_name: str, task_id: str | None) -> Any:
     try:
-        from instrumentation import logging as fleet_logging
-
         return fleet_logging.begin_task(task_name, task_id)
     except Exception as exc:  # noqa: BLE001
         internal_error(exc, "celery.logs")
@@ -172,8 +167,6 @@ def _bind_task_logs(task_name: str, task_id: str | None) -> Any:
 
 def _unbind_task_logs(token: Any, task_id: str | None = None) -> None:
     try:
-        from instrumentation import logging as fleet_logging
-
         fleet_logging.finish_task(token, task_id)
     except Exception as exc:  # noqa: BLE001
         internal_error(exc, "celery.logs")
@@ -194,8 +187,6 @@ def _on_prerun(task_id: str | None = None, task: Any = None, **kwargs: Any) -> N
         state = _tracing_state()
         if state is not None:
             from opentelemetry import trace
-
-            from instrumentation.tracing import children, propagation
 
             meta = {}
             for key in _CONTEXT_HEADERS:
@@ -246,8 +237,6 @@ def _mark_failed(span: Any, exception: BaseException | None) -> None:
         return  # task_failure already recorded it
     span.set_status(StatusCode.ERROR)
     if exception is not None:
-        from instrumentation.tracing.spans import exception_attributes
-
         span.set_attribute("error.type", type(exception).__qualname__)
         span.add_event("exception", exception_attributes(exception))
 
@@ -281,8 +270,6 @@ def _on_postrun(
     if handle is None:
         return
     try:
-        from instrumentation.tracing import children
-
         span = handle[0]
         if outcome == "failure" and span.is_recording():
             # Eager tasks that propagate their exception never send task_failure; the
@@ -296,8 +283,6 @@ def _on_postrun(
 
 
 def _on_worker_exit(**kwargs: Any) -> None:
-    from instrumentation import tracing
-
     tracing.shutdown()
 
 
@@ -339,5 +324,6 @@ def uninstrument() -> None:
     _running.clear()
 
 
+@on_reset
 def reset() -> None:
     uninstrument()

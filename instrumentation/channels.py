@@ -63,6 +63,7 @@ from opentelemetry.trace.status import Status, StatusCode
 from instrumentation import metrics
 from instrumentation._safety import internal_error
 from instrumentation.catalog import UNMATCHED_ROUTE
+from instrumentation.lifecycle import on_reset
 from instrumentation.metrics import get
 from instrumentation.tracing import children, provider
 from instrumentation.tracing.trust import resampled
@@ -123,6 +124,7 @@ def close_reason(code: int | None, accepted: bool = True) -> str:
     return "other"
 
 
+@on_reset
 def reset() -> None:
     """Forget the cached metric children (tests; a new metrics registry)."""
     _children.clear()

@@ -23,6 +23,7 @@ from django.conf import settings as django_settings
 from django.core import checks
 
 from instrumentation import access, conf
+from instrumentation.routes import namer_problem
 
 MIDDLEWARE_PATH = "instrumentation.middleware.ObservabilityMiddleware"
 #: What ``DjangoInstrumentor`` (``opentelemetry-instrument``) inserts at the top of MIDDLEWARE.
@@ -109,8 +110,6 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
 
 
 def check_route_namer(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    from instrumentation.routes import namer_problem
-
     problem = namer_problem(conf.get_settings())
     if problem is None:
         return []

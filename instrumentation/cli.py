@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from fleetobs_cli import example, output_dir
+from instrumentation.catalog.render import metrics_markdown
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from instrumentation.catalog.render import metrics_markdown
-
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     target = out / "metrics.md"

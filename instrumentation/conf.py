@@ -18,6 +18,8 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import unquote
 
+from instrumentation.lifecycle import on_reset
+
 SETTING_NAME = "FLEET_OBSERVABILITY"
 
 # Keys of FLEET_OBSERVABILITY, with the environment variable each one falls back to.
@@ -405,6 +407,7 @@ def problems() -> list[tuple[str, str]]:
     return list(_problems)
 
 
+@on_reset
 def reset() -> None:
     """Forget the resolved settings; the next :func:`get_settings` reads them again."""
     global _cached

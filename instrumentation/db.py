@@ -27,6 +27,7 @@ from django.db.backends.signals import connection_created
 
 from instrumentation import tracing
 from instrumentation._safety import internal_error
+from instrumentation.lifecycle import on_reset
 from instrumentation.metrics import enabled as metrics_enabled
 from instrumentation.metrics import fast
 from instrumentation.metrics.registry import get
@@ -242,6 +243,7 @@ def uninstrument() -> None:
     _state["installed"] = False
 
 
+@on_reset
 def reset() -> None:
     _statement_cache.clear()
     _children.clear()

@@ -45,18 +45,18 @@ from typing import Any
 
 from gunicorn.glogging import Logger as GunicornLogger
 
+from instrumentation._process import MULTIPROCESS_DIR_ENV, multiprocess_dir
 from instrumentation.metrics import multiprocess
 
 _CREATED_ENV = "FLEETOBS_CREATED_MULTIPROC_DIR"
 #: Seconds a worker may spend flushing spans and log lines when it exits, both together: the
 #: documented bound is 5 seconds for the whole exit, and the interpreter's own exit takes some.
 FLUSH_BUDGET = 4.0
-_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
-if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+if not multiprocess_dir():
     try:
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="fleetobs-metrics-")
-        os.environ[_CREATED_ENV] = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+        os.environ[MULTIPROCESS_DIR_ENV] = tempfile.mkdtemp(prefix="fleetobs-metrics-")
+        os.environ[_CREATED_ENV] = os.environ[MULTIPROCESS_DIR_ENV]
     except OSError:  # no writable temporary directory: each worker then counts alone
         pass
 
@@ -119,9 +119,7 @@ def on_starting(server: Any) -> None:
     try:
         multiprocess.clear_directory()
     except Exception as exc:  # noqa: BLE001 - serve anyway; counters may then include an old run's
-        _warn(
-            server, "directory", "could not empty the metrics directory %s: %s", os.environ.get(_DIR_ENV), exc
-        )
+        _warn(server, "directory", "could not empty the metrics directory %s: %s", multiprocess_dir(), exc)
     try:
         from instrumentation.logging import output
 
@@ -158,7 +156,7 @@ def when_ready(server: Any) -> None:
 
 def post_fork(server: Any, worker: Any) -> None:
     try:
-        if os.environ.get(_DIR_ENV):
+        if multiprocess_dir():
             multiprocess.claim_pid()
     except Exception as exc:  # noqa: BLE001
         _warn(
@@ -177,7 +175,7 @@ def post_fork(server: Any, worker: Any) -> None:
 def child_exit(server: Any, worker: Any) -> None:
     """Mark the worker dead; its metrics are folded outside the signal path (see above)."""
     with contextlib.suppress(Exception):
-        if os.environ.get(_DIR_ENV):
+        if multiprocess_dir():
             multiprocess.note_process_dead(worker.pid)
 
 
@@ -220,5 +218,5 @@ def _flush(server: Any, flush: Callable[[], None]) -> None:
 
 def on_exit(server: Any) -> None:
     created = os.environ.get(_CREATED_ENV)
-    if created and created == os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if created and created == multiprocess_dir():
         shutil.rmtree(created, ignore_errors=True)

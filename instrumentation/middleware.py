@@ -46,6 +46,7 @@ from instrumentation._headers import set_header
 from instrumentation._request import RequestInfo, masked_path, sensitive_routes
 from instrumentation._safety import internal_error
 from instrumentation.catalog import CLIENT_CLOSED_REQUEST, HTTP_METHODS, UNMATCHED_ROUTE
+from instrumentation.lifecycle import on_reset
 from instrumentation.logging import context as log_context
 from instrumentation.logging import route_masking as log_masking
 from instrumentation.metrics import http, runtime
@@ -283,6 +284,7 @@ def _finish(
 _meta_keys: dict[str, str] = {}
 
 
+@on_reset
 def reset() -> None:
     """Forget the cached header keys."""
     _meta_keys.clear()

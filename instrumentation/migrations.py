@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 from instrumentation._safety import internal_error
+from instrumentation.lifecycle import on_reset
 from instrumentation.metrics.registry import get
 
 REFRESH_SECONDS = 60.0
@@ -41,5 +42,6 @@ def refresh_if_stale() -> None:
             internal_error(exc, "migrations")
 
 
+@on_reset
 def reset() -> None:
     _last_refresh.clear()

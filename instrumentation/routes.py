@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 from django.utils.module_loading import import_string
 
 from instrumentation.conf import Settings
+from instrumentation.lifecycle import on_reset
 
 __all__ = ["ATTRIBUTE", "name_request", "namer_problem", "route_name"]
 
@@ -188,6 +189,7 @@ def names_for(settings: Settings) -> RouteNames:
     return names
 
 
+@on_reset
 def reset() -> None:
     """Forget the names admitted so far and the loaded namer."""
     global _names

@@ -10,8 +10,20 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from instrumentation import _safety, cache, conf, db, migrations, tracing
-from instrumentation import logging as fleet_logging
+from instrumentation import (  # noqa: F401 - imported so that their resets are registered
+    _safety,
+    cache,
+    channels,
+    conf,
+    db,
+    lifecycle,
+    middleware,
+    migrations,
+    routes,
+    tracing,
+)
+from instrumentation import logging as fleet_logging  # noqa: F401
+from instrumentation.metrics import exemplars, http, runtime  # noqa: F401
 from instrumentation.metrics import registry as metrics_registry
 
 
@@ -22,15 +34,12 @@ def get_sample_value(name: str, labels: dict[str, str] | None = None) -> float |
 
 
 def reset_all() -> None:
-    """Forget every global: settings, logging pipeline, metric objects, caches, reported errors."""
-    fleet_logging.reset()
-    tracing.reset()
-    conf.reset()
-    metrics_registry.reset()
-    db.reset()
-    cache.reset()
-    migrations.reset()
-    _safety.reset()
+    """Forget every global: settings, logging pipeline, metric objects, caches, reported errors.
+
+    Every module holding state registers its reset with :mod:`instrumentation.lifecycle`; the
+    modules imported above are those a request, a task or a test can put state into.
+    """
+    lifecycle.reset_all()
 
 
 @contextlib.contextmanager

@@ -14,7 +14,9 @@ import os
 import tempfile
 from typing import Any
 
+from instrumentation._process import MULTIPROCESS_DIR_ENV, multiprocess_dir
 from instrumentation._safety import internal_error
+from instrumentation.metrics import multiprocess, registry
 
 _state: dict[str, Any] = {"connected": False, "server": None}
 
@@ -26,10 +28,8 @@ def _on_worker_init(**kwargs: Any) -> None:
     try:
         from prometheus_client import CollectorRegistry, start_http_server
 
-        from instrumentation.metrics import multiprocess, registry
-
-        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-            os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="fleetobs-worker-metrics-")
+        if not multiprocess_dir():
+            os.environ[MULTIPROCESS_DIR_ENV] = tempfile.mkdtemp(prefix="fleetobs-worker-metrics-")
         multiprocess.clear_directory()
         registry.reset()  # metric objects built before now used in-memory storage
         served = CollectorRegistry()
@@ -41,9 +41,8 @@ def _on_worker_init(**kwargs: Any) -> None:
 
 
 def _on_process_shutdown(**kwargs: Any) -> None:
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR") or not os.environ.get("FLEETOBS_METRICS_PORT"):
+    if not multiprocess_dir() or not os.environ.get("FLEETOBS_METRICS_PORT"):
         return
-    from instrumentation.metrics import multiprocess
 
     with contextlib.suppress(Exception):
         multiprocess.mark_process_dead(os.getpid())

@@ -36,12 +36,13 @@ from typing import Any
 from django.utils.functional import LazyObject, empty
 
 from instrumentation.catalog import HTTP_METHODS
+from instrumentation.lifecycle import on_reset
 from instrumentation.logging import pipeline as pipeline_module
 from instrumentation.logging import render
-from instrumentation.logging.redaction import safe_str
 from instrumentation.logging.requestvars import REQUEST_ATTRIBUTE, RequestContext, add_request_fields
 from instrumentation.logging.requestvars import current as _current
 from instrumentation.logging.requestvars import current_ids as _ids
+from instrumentation.redaction import safe_str
 
 __all__ = [
     "RequestContext",
@@ -281,6 +282,7 @@ def log_n_plus_one(route: str, statement: str, count: int) -> None:
     )
 
 
+@on_reset
 def reset() -> None:
     """Forget the cached client addresses and any bound request context."""
     _valid_ips.clear()

@@ -26,6 +26,7 @@ import weakref
 from collections.abc import Callable
 
 from instrumentation import _process
+from instrumentation.lifecycle import on_reset
 
 __all__ = ["PIPE_BUF", "BatchedOutput", "flush_all", "reset", "unbuffered_in_this_process", "write_all"]
 
@@ -56,6 +57,7 @@ class BatchedOutput:
         self._pending: list[bytes] = []
         self._size = 0
         self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
         self._pid = os.getpid()
 
     def write(self, line: bytes, urgent: bool = False) -> None:
@@ -93,19 +95,27 @@ class BatchedOutput:
         except OSError:
             pass  # standard output closed or broken: nothing sensible to log to
 
+    def close(self) -> None:
+        """Write everything pending and stop the flush thread (a later line starts another)."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+            stop, self._stop = self._stop, threading.Event()
+        stop.set()
+        self.flush()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=1.0)  # it wakes at once: the stop event is set
+
     def _start(self) -> None:
         with self._lock:
             if self._thread is not None:
                 return
-            thread = threading.Thread(target=self._run, name=FLUSHER_THREAD, daemon=True)
+            thread = threading.Thread(target=self._run, args=(self._stop,), name=FLUSHER_THREAD, daemon=True)
             self._thread = thread
         thread.start()
 
-    def _run(self) -> None:
+    def _run(self, stop: threading.Event) -> None:
         pid = self._pid
-        wait = threading.Event().wait
-        while self._pid == pid:
-            wait(self.interval)
+        while self._pid == pid and not stop.wait(self.interval):
             if self._pending:
                 self.flush()
 
@@ -136,10 +146,12 @@ def flush_all() -> None:
         output.flush()  # a broken standard output is ignored there
 
 
+@on_reset
 def reset() -> None:
-    """Write what is pending and buffer again in this process (tests)."""
+    """Write what is pending, stop the flush threads and buffer again in this process (tests)."""
     global _unbuffered_pid
-    flush_all()
+    for output in list(_live):
+        output.close()
     _unbuffered_pid = None
 
 

@@ -46,11 +46,14 @@ from typing import IO, Any
 
 import structlog
 
-from instrumentation import conf
+from instrumentation import _safety, conf
+from instrumentation.lifecycle import on_reset
 from instrumentation.logging import render
+from instrumentation.logging import shipper as shipper_module
 from instrumentation.logging.ecs import FIELD_NAMES, LEVEL_NUMBERS, LEVELS, StaticFields, nest
 from instrumentation.logging.output import BatchedOutput, flush_all
-from instrumentation.logging.redaction import (
+from instrumentation.logging.requestvars import add_request_fields
+from instrumentation.redaction import (
     MAX_KEY_LENGTH,
     REDACTED,
     Redactor,
@@ -58,7 +61,6 @@ from instrumentation.logging.redaction import (
     safe_str,
     truncate,
 )
-from instrumentation.logging.requestvars import add_request_fields
 
 __all__ = [
     "ACCESS_LOGGER",
@@ -444,8 +446,6 @@ class EcsHandler(logging.Handler):
 
 def _emit_fallback(record: logging.LogRecord, exc: Exception) -> None:
     """Formatting failed: still write one valid line, and let tests see the bug."""
-    from instrumentation import _safety
-
     pipeline = current()
     event = pipeline.nest_event(
         {
@@ -507,7 +507,6 @@ def configure(*, stream: IO[str] | None = None) -> Pipeline:
     back. ``stream`` overrides standard output (tests).
     """
     global _installed, _captured_warnings
-    from instrumentation.logging import shipper as shipper_module
 
     if _installed is not None:
         reset()
@@ -573,6 +572,7 @@ def shutdown(timeout: float = 5.0) -> None:
         pipeline.shipper.close(timeout)
 
 
+@on_reset
 def reset() -> None:
     """Stop the shipper, restore replaced handlers and structlog's defaults, forget state."""
     global _installed, _on_demand, _on_demand_source, _captured_warnings, _environment_settings

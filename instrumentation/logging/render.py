@@ -23,7 +23,8 @@ from typing import Any
 
 import orjson
 
-from instrumentation.logging.redaction import FORMAT_CHARACTERS
+from instrumentation.lifecycle import on_reset
+from instrumentation.redaction import FORMAT_CHARACTERS
 
 __all__ = ["format_timestamp", "render_console", "render_json", "reset"]
 
@@ -145,6 +146,7 @@ def render_console(event: dict[str, Any]) -> bytes:
     return (line + "\n").encode("utf-8", "backslashreplace")
 
 
+@on_reset
 def reset() -> None:
     """Forget the cached timestamp prefix."""
     global _last

@@ -43,7 +43,8 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from instrumentation import _process
+from instrumentation import _process, metrics
+from instrumentation.lifecycle import on_reset
 
 __all__ = ["Shipper", "from_settings", "reset"]
 
@@ -63,7 +64,6 @@ _fork_hook_registered = False
 def _count(name: str, amount: int, **labels: str) -> None:
     if amount <= 0:
         return
-    from instrumentation import metrics
 
     metrics.count(name, labels, amount)
 
@@ -425,6 +425,7 @@ def from_settings(settings: Any) -> Shipper | None:
     )
 
 
+@on_reset
 def reset() -> None:
     """Close every shipper of this process (tests)."""
     for shipper in list(_shippers):

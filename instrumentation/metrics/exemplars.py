@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from instrumentation import _process
+from instrumentation.lifecycle import on_reset
 
 # (series name, sorted label pairs including le) -> (trace id, observed value, unix time)
 ExemplarKey = tuple[str, tuple[tuple[str, str], ...]]
@@ -110,6 +111,7 @@ def remove(directory: Path, pid: int) -> None:
         (directory / f"{FILE_PREFIX}{pid}.json").unlink()
 
 
+@on_reset
 def reset() -> None:
     global _dirty, _flusher_pid
     _store.clear()

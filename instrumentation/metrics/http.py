@@ -15,9 +15,11 @@ from typing import Any
 
 from prometheus_client.utils import floatToGoString
 
+from instrumentation._process import multiprocess_dir
 from instrumentation.catalog import metric
+from instrumentation.lifecycle import on_reset
 from instrumentation.metrics import exemplars, fast
-from instrumentation.metrics.registry import get, is_multiprocess, multiprocess_dir
+from instrumentation.metrics.registry import get, is_multiprocess
 
 DURATION = "http_server_request_duration_seconds"
 _BUCKET_SERIES = f"{DURATION}_bucket"
@@ -127,6 +129,7 @@ def route_series(route: str) -> tuple[Any, Any]:
     return found
 
 
+@on_reset
 def reset() -> None:
     _series.clear()
     _route_series.clear()

@@ -46,6 +46,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.multiprocess import mark_process_dead as _mark_live_gauges_dead
 from prometheus_client.samples import Exemplar, Sample
 
+from instrumentation._process import MULTIPROCESS_DIR_ENV, multiprocess_dir
 from instrumentation._safety import internal_error
 from instrumentation.metrics import exemplars
 from instrumentation.metrics.storage import ReservedMmapedDict
@@ -61,9 +62,9 @@ _ADDITIVE_TYPES = ("counter", "summary", "histogram")
 
 
 def _directory(path: str | os.PathLike[str] | None) -> Path:
-    chosen = path if path is not None else os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    chosen = path if path is not None else multiprocess_dir()
     if not chosen:
-        raise ValueError("PROMETHEUS_MULTIPROC_DIR is not set")
+        raise ValueError(f"{MULTIPROCESS_DIR_ENV} is not set")
     return Path(chosen)
 
 

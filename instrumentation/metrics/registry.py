@@ -17,7 +17,9 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
 
+from instrumentation._process import multiprocess_dir
 from instrumentation.catalog import METRICS, Metric
+from instrumentation.lifecycle import on_reset
 from instrumentation.metrics import multiprocess, storage
 
 _lock = threading.Lock()
@@ -44,10 +46,6 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(
     before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child
 )
-
-
-def multiprocess_dir() -> str | None:
-    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
 def is_multiprocess() -> bool:
@@ -125,14 +123,10 @@ def collector_registry() -> CollectorRegistry:
     return _registry
 
 
+@on_reset
 def reset() -> None:
     """Forget every metric object (tests; a new multiprocess directory)."""
     global _registry
     with _lock:
         _metrics.clear()
         _registry = None
-    from instrumentation.metrics import exemplars, http, runtime
-
-    http.reset()
-    exemplars.reset()
-    runtime.reset()

@@ -18,7 +18,8 @@ import threading
 import time
 from pathlib import Path
 
-from instrumentation import _process
+from instrumentation import _process, conf
+from instrumentation.lifecycle import on_reset
 from instrumentation.metrics.registry import get
 
 INTERVAL = 5.0
@@ -43,8 +44,6 @@ def set_capacity(threads_per_worker: int) -> None:
 
 def _metrics_enabled() -> bool:
     """``METRICS_ENABLED``, also in a gunicorn hook that runs before Django is set up."""
-    from instrumentation import conf
-
     try:
         return conf.get_settings().metrics_enabled
     except Exception:  # noqa: BLE001 - no Django settings yet: the environment decides
@@ -160,6 +159,7 @@ def build_info(service_name: str, service_version: str) -> None:
     get("fleetobs_build_info").labels(*_build).set(1)
 
 
+@on_reset
 def reset() -> None:
     global _sampler_pid, _capacity, _build
     _sampler_pid = None

@@ -25,6 +25,8 @@ import os
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from instrumentation import logging as fleet_logging
+from instrumentation import tracing
 from instrumentation._safety import internal_error
 
 __all__ = ["TARGET_ENV", "Lifespan", "flush"]
@@ -38,9 +40,6 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 def flush() -> None:
     """Export pending spans and write pending log lines (a worker is stopping)."""
-    from instrumentation import logging as fleet_logging
-    from instrumentation import tracing
-
     for step, name in (
         (tracing.shutdown, "servers.flush.tracing"),
         (fleet_logging.shutdown, "servers.flush.logging"),

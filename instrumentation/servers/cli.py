@@ -7,12 +7,10 @@ import sys
 from typing import Any
 
 from fleetobs_cli import example
-from instrumentation.servers import logconfig
+from instrumentation.servers import launch, logconfig
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from instrumentation.servers import launch
-
     try:
         launch.run(args.server, args.server_args)
     except ModuleNotFoundError as exc:

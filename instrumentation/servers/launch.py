@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from instrumentation._process import MULTIPROCESS_DIR_ENV, multiprocess_dir
 from instrumentation.servers import logconfig
 
 __all__ = [
@@ -58,7 +59,7 @@ __all__ = [
     "run",
 ]
 
-DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+DIR_ENV = MULTIPROCESS_DIR_ENV
 #: Held (shared) by every running server process that writes into the directory.
 OWNER_LOCK = ".fleetobs-server.lock"
 PRIVATE_PREFIX = "fleetobs-serve-"
@@ -89,7 +90,7 @@ class MetricsDirectory:
 def prepare_metrics_directory(environ: MutableMapping[str, str] | None = None) -> MetricsDirectory:
     """Choose, empty if nobody uses it, and hold the metrics directory; export it in ``environ``."""
     env = os.environ if environ is None else environ
-    chosen = env.get(DIR_ENV)
+    chosen = multiprocess_dir(env)
     if chosen:
         path = Path(chosen)
         path.mkdir(parents=True, exist_ok=True)

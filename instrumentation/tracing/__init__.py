@@ -33,7 +33,7 @@ from typing import Any
 from opentelemetry.trace import SpanKind
 
 from instrumentation._safety import internal_error
-from instrumentation.tracing import children, provider, server
+from instrumentation.tracing import children, contrib, provider, server
 from instrumentation.tracing.spans import span_ids
 
 __all__ = [
@@ -171,3 +171,6 @@ def add_event(name: str, attributes: dict[str, Any]) -> None:
         children.add_event(name, attributes)
     except Exception as exc:  # noqa: BLE001
         internal_error(exc, "tracing.add_event")
+
+
+contrib.use_spans(start_span, end_span)  # template rendering spans (contrib sits below this module)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from opentelemetry.trace import SpanKind, TracerProvider
@@ -33,6 +34,17 @@ HTTP_CLIENTS = (
 )
 
 
+#: How the template patch starts and ends its spans (``start_span``, ``end_span``):
+#: :mod:`instrumentation.tracing`, which sits above this module, hands them over when imported.
+_spans: tuple[Callable[..., Any], Callable[..., None]] | None = None
+
+
+def use_spans(start: Callable[..., Any], end: Callable[..., None]) -> None:
+    """The functions the template patch starts and ends its spans with."""
+    global _spans
+    _spans = (start, end)
+
+
 class _TemplatePatch:
     """Wraps ``Template.render`` while installed; :meth:`uninstrument` restores it."""
 
@@ -43,11 +55,13 @@ class _TemplatePatch:
         original = self._original
 
         def render(template: Any, context: Any) -> Any:
-            from instrumentation import tracing
-
+            spans = _spans
+            if spans is None:
+                return original(template, context)
+            start_span, end_span = spans
             try:
                 name = str(getattr(template, "name", None) or "")
-                handle = tracing.start_span(
+                handle = start_span(
                     f"render {name or 'template'}",
                     {"code.function": "render", "template.name": name},
                     kind=SpanKind.INTERNAL,
@@ -64,7 +78,7 @@ class _TemplatePatch:
                 error = exc
                 raise
             finally:
-                tracing.end_span(handle, error)
+                end_span(handle, error)
 
         render.__wrapped__ = original  # type: ignore[attr-defined]
         Template.render = render  # type: ignore[method-assign,assignment]

@@ -48,6 +48,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.util.re import parse_env_headers
 
+from instrumentation import metrics
 from instrumentation.conf import Settings
 from instrumentation.tracing import otlp
 from instrumentation.tracing.resource import process_resource
@@ -243,13 +244,10 @@ def create_exporters(settings: Settings) -> BatchExporter:
 
 def _count(name: str, labels: tuple[str, ...], amount: float = 1) -> None:
     """Increment a pipeline counter; metrics problems never reach the tracing pipeline."""
-    from instrumentation import metrics
-
     metrics.count(name, labels, amount)
 
 
 _live: weakref.WeakSet[SpanBatcher] = weakref.WeakSet()
-_fork_hook_registered = False
 
 
 def _after_fork_in_child() -> None:
@@ -257,11 +255,7 @@ def _after_fork_in_child() -> None:
         batcher.after_fork()
 
 
-def _register_fork_hook() -> None:
-    global _fork_hook_registered
-    if not _fork_hook_registered and hasattr(os, "register_at_fork"):
-        os.register_at_fork(after_in_child=_after_fork_in_child)
-        _fork_hook_registered = True
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class SpanBatcher(SpanProcessor):
@@ -295,7 +289,6 @@ class SpanBatcher(SpanProcessor):
         self._stopped = False
         self._last_error_log = -1e9
         _live.add(self)
-        _register_fork_hook()
 
     def _init_process_state(self) -> None:
         self._lock = threading.Lock()

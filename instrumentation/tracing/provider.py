@@ -45,8 +45,9 @@ from opentelemetry.sdk.trace import sampling as sdk_sampling
 from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
-from instrumentation import conf
+from instrumentation import __version__, conf
 from instrumentation.conf import Settings
+from instrumentation.lifecycle import on_reset
 from instrumentation.tracing import contrib, otlp
 from instrumentation.tracing.export import (
     BatchExporter,
@@ -68,8 +69,6 @@ SHUTDOWN_TIMEOUT = 5.0  # gunicorn's graceful timeout is often 10 s; never hold 
 
 
 def _version() -> str:
-    from instrumentation import __version__
-
     return __version__
 
 
@@ -134,7 +133,6 @@ class TracingState:
 
 _state: TracingState | None = None
 _configured = False
-_atexit_registered = False
 
 
 def state() -> TracingState | None:
@@ -172,7 +170,7 @@ def setup(
     exporter_factory: Callable[[], BatchExporter] | None = None,
 ) -> TracingState | None:
     """Configure tracing (idempotent). The keyword arguments are for tests and benchmarks."""
-    global _state, _configured, _atexit_registered
+    global _state, _configured
     if _configured:
         return _state
     settings = settings or conf.get_settings()
@@ -252,9 +250,6 @@ def setup(
         untrusted=untrusted_check(settings),
     )
     _state.instrumented = contrib.instrument(provider, settings)
-    if not _atexit_registered:
-        atexit.register(shutdown)
-        _atexit_registered = True
     return _state
 
 
@@ -278,6 +273,9 @@ def shutdown(timeout: float | None = None) -> None:
             st.provider.force_flush(int(remaining * 1000))
 
 
+atexit.register(shutdown)  # a no-op unless tracing was configured
+
+
 def force_flush(timeout: float = 10.0) -> bool:
     """Export everything queued now (tests, or before a short-lived process exits)."""
     st = _state
@@ -296,6 +294,7 @@ def _restore_global_provider() -> None:
     trace_api._TRACER_PROVIDER = None
 
 
+@on_reset
 def reset() -> None:
     """Forget all tracing state and restore the OpenTelemetry globals we installed."""
     global _state, _configured

@@ -24,7 +24,8 @@ logger = logging.getLogger("fleetobs.tracing")
 
 _LIMIT = (1 << 64) - 1
 DEFAULT = "parentbased_traceidratio"
-#: Sampler name -> (parent based, uses the ratio argument, fixed ratio when it does not).
+#: Sampler name (each of :data:`instrumentation.conf.SAMPLERS`) -> (parent based, uses the ratio
+#: argument, fixed ratio when it does not).
 KNOWN: dict[str, tuple[bool, bool, float]] = {
     "always_on": (False, False, 1.0),
     "always_off": (False, False, 0.0),

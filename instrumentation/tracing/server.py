@@ -41,6 +41,7 @@ from opentelemetry.trace.status import Status, StatusCode
 
 from instrumentation._headers import set_header
 from instrumentation.catalog import HTTP_METHODS, UNMATCHED_ROUTE
+from instrumentation.lifecycle import on_reset
 from instrumentation.tracing.ids import new_span_id, new_trace_id, trace_hex
 from instrumentation.tracing.provider import TracingState
 from instrumentation.tracing.spans import FastSpan, exception_attributes
@@ -61,6 +62,14 @@ _django_settings: Any = django_settings  # its ``_wrapped`` object identifies th
 # The Django settings object the cache was built for, and its proxy scheme header.
 _connections_for: tuple[object, str | None] = (None, None)
 _connections: dict[tuple[Any, ...], tuple[tuple[str, Any], ...]] = {}
+
+
+@on_reset
+def reset() -> None:
+    """Forget the cached connection attributes."""
+    global _connections_for
+    _connections_for = (None, None)
+    _connections.clear()
 
 
 class RequestHandle:

@@ -34,6 +34,7 @@ from opentelemetry.trace import Link, SpanContext, SpanKind
 from opentelemetry.trace.status import Status, StatusCode
 from opentelemetry.util import types
 
+from instrumentation.redaction import redact_text
 from instrumentation.tracing.ids import span_hex, trace_hex
 
 MAX_ATTRIBUTES = 128
@@ -89,8 +90,6 @@ def configure_limits(limits: SpanLimits | None) -> None:
 def _redact(text: str) -> str:
     """Mask secrets in free text with the log pipeline's redactor (same keys, same rules)."""
     try:
-        from instrumentation.logging.redaction import redact_text
-
         return redact_text(text)
     except Exception:  # noqa: BLE001 - without a working redactor, keep no free text at all
         return "<not recorded: redaction unavailable>"

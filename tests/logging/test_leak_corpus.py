@@ -39,7 +39,7 @@ from hypothesis import strategies as st
 from benchmarks import redaction as adversarial
 from instrumentation import logging as fleet_logging
 from instrumentation.conf import DEFAULT_REDACT_KEYS
-from instrumentation.logging.redaction import REDACTED, Redactor
+from instrumentation.redaction import REDACTED, Redactor
 from instrumentation.sql_literals import strip_literals
 from instrumentation.tracing.spans import exception_attributes
 from instrumentation.tracing.testing import capture_spans

@@ -249,7 +249,7 @@ def test_public_api_is_pinned() -> None:
         "reset",
         "shutdown",
     ]
-    from instrumentation.logging import redaction
+    from instrumentation import redaction
 
     assert {"redact_query", "redact_headers", "redact_mapping", "redact_text", "is_sensitive_key"} <= set(
         redaction.__all__

@@ -14,10 +14,10 @@ from django.test import Client
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
+from instrumentation import redaction
 from instrumentation.conf import DEFAULT_REDACT_KEYS
-from instrumentation.logging import redaction
-from instrumentation.logging.redaction import REDACTED, Redactor, escape_control
 from instrumentation.logging.render import render_json
+from instrumentation.redaction import REDACTED, Redactor, escape_control
 from instrumentation.tracing.testing import capture_spans
 from tests.logging.conftest import Captured
 

@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from instrumentation.conf import DEFAULT_REDACT_KEYS, Settings
 from instrumentation.logging.ecs import nest
 from instrumentation.logging.pipeline import Pipeline, pipeline_event
-from instrumentation.logging.redaction import REDACTED, Redactor, escape_control, truncate
 from instrumentation.logging.render import render_json
+from instrumentation.redaction import REDACTED, Redactor, escape_control, truncate
 
 # Control characters, line and paragraph separators and invisible format characters (bidi
 # overrides, zero-width characters): everything escaping must leave out of a value.
