@@ -1,5 +1,6 @@
 """Suite-wide fixtures: every test starts from clean instrumentation globals, and failures
-inside the instrumentation raise instead of being swallowed by the error boundary."""
+inside the instrumentation raise instead of being swallowed by the error boundary. The log
+pipeline writing into memory (``logs``, ``configure_logs``) comes from :mod:`tests.support.logs`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 from instrumentation import cache, db, testing
+
+pytest_plugins = ["tests.support.logs"]
 
 
 def pytest_configure(config: pytest.Config) -> None:

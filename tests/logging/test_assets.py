@@ -18,8 +18,8 @@ from django.test import Client
 
 from instrumentation.catalog import LOG_FIELDS
 from instrumentation.logging import assets, cli
+from instrumentation.logging.testing import CapturedLogs
 from instrumentation.tracing.testing import capture_spans
-from tests.logging.conftest import Captured
 from tests.logging.es_server import FakeElasticsearch, FakeKibana, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,7 +87,7 @@ def _walk(value: Any, prefix: str, out: dict[str, Any]) -> None:
 
 
 @pytest.mark.django_db
-def test_real_output_fits_the_template(logs: Captured) -> None:
+def test_real_output_fits_the_template(logs: CapturedLogs) -> None:
     from tests.project.models import Author, Book
 
     for index in range(6):

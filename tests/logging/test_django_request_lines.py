@@ -13,8 +13,8 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.test import AsyncClient, Client, override_settings
 
+from instrumentation.logging.testing import CapturedLogs
 from instrumentation.tracing.testing import capture_spans
-from tests.logging.conftest import Captured
 
 pytestmark = pytest.mark.urls("tests.logging.own_formatter_urls")
 
@@ -33,7 +33,7 @@ def _server_trace_ids(spans: Any) -> list[str]:
         ("/no/such/route/", 404),  # resolver miss
     ],
 )
-def test_django_request_line_carries_the_request_trace_id(logs: Captured, path: str, status: int) -> None:
+def test_django_request_line_carries_the_request_trace_id(logs: CapturedLogs, path: str, status: int) -> None:
     client = Client(raise_request_exception=False)
     with capture_spans() as spans:
         assert client.get(path).status_code == status
@@ -46,7 +46,7 @@ def test_django_request_line_carries_the_request_trace_id(logs: Captured, path: 
     assert line["span"]["id"] == access["span"]["id"]
 
 
-def test_async_django_request_line_carries_the_request_trace_id(logs: Captured) -> None:
+def test_async_django_request_line_carries_the_request_trace_id(logs: CapturedLogs) -> None:
     with capture_spans() as spans:
         response = async_to_sync(AsyncClient().get)("/async/returned/404/")
     assert response.status_code == 404
@@ -56,7 +56,7 @@ def test_async_django_request_line_carries_the_request_trace_id(logs: Captured) 
     assert {entry["trace"]["id"] for entry in logs.by_logger("shop.views")} == {trace_id}
 
 
-def test_a_later_request_line_is_not_given_an_earlier_request_trace(logs: Captured) -> None:
+def test_a_later_request_line_is_not_given_an_earlier_request_trace(logs: CapturedLogs) -> None:
     client = Client(raise_request_exception=False)
     with capture_spans() as spans:
         client.get("/returned/404/")
@@ -67,7 +67,7 @@ def test_a_later_request_line_is_not_given_an_earlier_request_trace(logs: Captur
 
 
 @override_settings(DEBUG=False)
-def test_without_tracing_the_line_still_carries_the_request_id(logs: Captured) -> None:
+def test_without_tracing_the_line_still_carries_the_request_id(logs: CapturedLogs) -> None:
     Client().get("/returned/404/")
     (line,) = logs.by_logger("django.request")
     (access,) = logs.access()

@@ -39,11 +39,11 @@ from hypothesis import strategies as st
 from benchmarks import redaction as adversarial
 from instrumentation import logging as fleet_logging
 from instrumentation.conf import DEFAULT_REDACT_KEYS
+from instrumentation.logging.testing import CapturedLogs
 from instrumentation.redaction import REDACTED, Redactor
 from instrumentation.sql_literals import strip_literals
 from instrumentation.tracing.spans import exception_attributes
 from instrumentation.tracing.testing import capture_spans
-from tests.logging.conftest import Captured
 from tests.logging.es_server import FakeElasticsearch
 from tests.logging.leak_shapes import SHAPES
 
@@ -69,7 +69,7 @@ def _log_everything(text: str) -> None:
 
 
 @pytest.mark.parametrize(("text", "secrets"), SHAPES, ids=IDS)
-def test_log_line_carries_no_secret(logs: Captured, text: str, secrets: list[str]) -> None:
+def test_log_line_carries_no_secret(logs: CapturedLogs, text: str, secrets: list[str]) -> None:
     _log_everything(text)
     lines = logs.by_logger("corpus")
     assert len(lines) == 3

@@ -18,7 +18,7 @@ from instrumentation import logging as fleet_logging
 from instrumentation.catalog import LOG_FIELDS
 from instrumentation.catalog.log_fields import ECS_VERSION
 from instrumentation.logging import pipeline
-from tests.logging.conftest import Captured
+from instrumentation.logging.testing import CapturedLogs
 
 FIELDS = {f.name for f in LOG_FIELDS}
 
@@ -37,7 +37,7 @@ def flat(line: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def test_stdlib_and_structlog_lines_have_the_same_shape(logs: Captured) -> None:
+def test_stdlib_and_structlog_lines_have_the_same_shape(logs: CapturedLogs) -> None:
     logging.getLogger("shop.orders").warning("stock low for %s", "sku-1")
     structlog.get_logger("shop.orders").warning("stock low", sku="sku-1")
     stdlib, native = logs.lines()
@@ -58,7 +58,7 @@ def test_stdlib_and_structlog_lines_have_the_same_shape(logs: Captured) -> None:
     assert native["labels"] == {"sku": "sku-1"}
 
 
-def test_every_top_level_key_is_catalogued(logs: Captured) -> None:
+def test_every_top_level_key_is_catalogued(logs: CapturedLogs) -> None:
     log = structlog.get_logger("x")
     log.info("bound", order=5, **{"user.id": "42", "http.route": "shop/"})
     logging.getLogger("django.request").error("boom", extra={"status_code": 500, "custom": [1, 2]})
@@ -72,7 +72,7 @@ def test_every_top_level_key_is_catalogued(logs: Captured) -> None:
     assert second["labels"] == {"custom": [1, 2]}
 
 
-def test_exceptions_fill_error_fields(logs: Captured) -> None:
+def test_exceptions_fill_error_fields(logs: CapturedLogs) -> None:
     try:
         raise KeyError("missing")
     except KeyError:
@@ -86,7 +86,7 @@ def test_exceptions_fill_error_fields(logs: Captured) -> None:
         assert 'raise KeyError("missing")' in line["error"]["stack_trace"]
 
 
-def test_django_request_logger_drops_the_request_object(logs: Captured) -> None:
+def test_django_request_logger_drops_the_request_object(logs: CapturedLogs) -> None:
     from django.test import RequestFactory
 
     request = RequestFactory().get("/x/?password=hunter2")
@@ -112,7 +112,7 @@ def test_console_format(configure_logs: Any) -> None:
     assert re.match(r"\d\d:\d\d:\d\d\.\d{3} info +dev: hello  event\.dataset=django\.log labels\.n=1\n", text)
 
 
-def test_warnings_module_goes_through_the_pipeline(logs: Captured) -> None:
+def test_warnings_module_goes_through_the_pipeline(logs: CapturedLogs) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         warnings.warn("old api", UserWarning, stacklevel=1)
@@ -142,7 +142,7 @@ def test_reset_restores_handlers_and_structlog() -> None:
         stray.propagate = True
 
 
-def test_configure_is_idempotent(logs: Captured) -> None:
+def test_configure_is_idempotent(logs: CapturedLogs) -> None:
     pipeline.configure(stream=logs.stream)
     logging.getLogger("once").warning("one line")
     assert len(logs.lines()) == 1
@@ -152,7 +152,7 @@ def test_configure_is_idempotent(logs: Captured) -> None:
 
 @pytest.mark.parametrize("gunicorn_access", [False, True])
 def test_gunicorn_logconfig_makes_gunicorn_loggers_json(
-    monkeypatch: pytest.MonkeyPatch, logs: Captured, gunicorn_access: bool
+    monkeypatch: pytest.MonkeyPatch, logs: CapturedLogs, gunicorn_access: bool
 ) -> None:
     if gunicorn_access:
         monkeypatch.setenv("FLEETOBS_GUNICORN_ACCESS_LOG", "1")
@@ -213,7 +213,7 @@ def test_formatter_usable_in_a_logging_dict() -> None:
     assert line["log"]["level"] == "error"
 
 
-def test_a_broken_str_still_yields_a_line(logs: Captured) -> None:
+def test_a_broken_str_still_yields_a_line(logs: CapturedLogs) -> None:
     class Broken:
         def __str__(self) -> str:
             raise RuntimeError("no")
@@ -276,7 +276,7 @@ def test_the_app_installs_the_pipeline_when_asked(configure_logs: Any) -> None:
     from django.test import override_settings
 
     from instrumentation import bootstrap, conf
-    from tests.logging.conftest import BASE_SETTINGS
+    from tests.support.logs import BASE_SETTINGS
 
     with override_settings(FLEET_OBSERVABILITY={**BASE_SETTINGS, "LOGGING_CONFIGURE": True}):
         conf.reset()
@@ -315,7 +315,7 @@ def test_console_format_still_ships_json(configure_logs: Any) -> None:
         server.stop()
 
 
-def test_caller_values_cannot_break_the_index_mapping(logs: Captured) -> None:
+def test_caller_values_cannot_break_the_index_mapping(logs: CapturedLogs) -> None:
     """Every catalogued field is a leaf of the index mapping: an object there, or a @timestamp
     that is not a date, makes Elasticsearch refuse the whole line. Such values are kept, but
     where they cannot do harm."""

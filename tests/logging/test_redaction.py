@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from instrumentation import redaction
 from instrumentation.conf import DEFAULT_REDACT_KEYS
 from instrumentation.logging.render import render_json
+from instrumentation.logging.testing import CapturedLogs
 from instrumentation.redaction import REDACTED, Redactor, escape_control
 from instrumentation.tracing.testing import capture_spans
-from tests.logging.conftest import Captured
 
 REDACTOR = Redactor(DEFAULT_REDACT_KEYS, max_value_length=100)
 SECRETS = st.text(alphabet=string.ascii_letters + string.digits + "-_.~", min_size=8, max_size=40)
@@ -195,7 +195,7 @@ def test_property_render_is_always_one_json_line(value: str) -> None:
 @given(value=HOSTILE_TEXT)
 @example(value="\u2028")  # a line separator to Python's splitlines and to some log tools
 @example(value="a\u2029b\x85c")
-def test_property_every_logged_value_yields_one_valid_line(logs: Captured, value: str) -> None:
+def test_property_every_logged_value_yields_one_valid_line(logs: CapturedLogs, value: str) -> None:
     logs.clear()
     logging.getLogger("hostile").warning("got %s", value, extra={"field": value})
     structlog.get_logger("hostile").info(value, other=value)
@@ -217,7 +217,7 @@ SECRET_TOKEN = "tok-9f8e7d6c5b4a"
 
 
 @pytest.mark.parametrize("path", ["/ok/", "/boom/", "/missing/", "/nowhere/"])
-def test_no_secret_reaches_logs_or_spans(logs: Captured, path: str) -> None:
+def test_no_secret_reaches_logs_or_spans(logs: CapturedLogs, path: str) -> None:
     client = Client(raise_request_exception=False)
     client.cookies["sessionid"] = SECRET_SESSION
     with capture_spans() as spans:
@@ -241,7 +241,7 @@ def test_no_secret_reaches_logs_or_spans(logs: Captured, path: str) -> None:
     assert access["url"]["query"] == f"password={REDACTED}&token={REDACTED}&q=ok"
 
 
-def test_exception_messages_are_redacted(logs: Captured) -> None:
+def test_exception_messages_are_redacted(logs: CapturedLogs) -> None:
     try:
         raise RuntimeError(f"cannot connect: password={SECRET_PASSWORD}")
     except RuntimeError:
@@ -299,7 +299,7 @@ def test_free_text_redaction_does_not_backtrack(text: str) -> None:
     assert done.wait(30), "free-text redaction backtracks catastrophically"
 
 
-def test_a_hostile_path_is_answered_like_any_404(logs: Captured) -> None:
+def test_a_hostile_path_is_answered_like_any_404(logs: CapturedLogs) -> None:
     with capture_spans():
         response = Client().get("/" + "token." * 400)
     assert response.status_code == 404
@@ -322,7 +322,7 @@ def test_quoted_values_and_url_credentials_in_free_text(text: str, secret: str) 
     assert FULL.redact_and_clean(text) == redacted
 
 
-def test_secrets_inside_nested_values_bytes_and_objects(logs: Captured) -> None:
+def test_secrets_inside_nested_values_bytes_and_objects(logs: CapturedLogs) -> None:
     class Shows:
         def __str__(self) -> str:
             return "password=from-str"
@@ -343,7 +343,7 @@ def test_secrets_inside_nested_values_bytes_and_objects(logs: Captured) -> None:
         assert secret not in text, secret
 
 
-def test_sizes_are_bounded(logs: Captured) -> None:
+def test_sizes_are_bounded(logs: CapturedLogs) -> None:
     logging.getLogger("shop.api").info(
         "big",
         extra={"numbers": list(range(200_000)), "k" * 100_000: 1, "k\n\x1bey": 2, "huge": "y" * 10_000_000},
@@ -568,7 +568,7 @@ def test_every_format_character_unicode_knows_is_escaped() -> None:
     assert missed == []
 
 
-def test_bidi_override_in_a_request_path_reaches_no_field_raw(logs: Captured) -> None:
+def test_bidi_override_in_a_request_path_reaches_no_field_raw(logs: CapturedLogs) -> None:
     with capture_spans():
         Client().get("/ok/\u202egpj.exe", HTTP_USER_AGENT="agent\u2066x")
     (access,) = logs.access()

@@ -14,8 +14,8 @@ from django.test import Client, RequestFactory
 from instrumentation import logging as fleet_logging
 from instrumentation._request import RequestInfo
 from instrumentation.logging import context
+from instrumentation.logging.testing import CapturedLogs
 from instrumentation.tracing.testing import capture_spans
-from tests.logging.conftest import Captured
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def client() -> Client:
     return Client(raise_request_exception=False)
 
 
-def test_access_line_fields(logs: Captured, client: Client) -> None:
+def test_access_line_fields(logs: CapturedLogs, client: Client) -> None:
     response = client.get(
         "/items/7/?page=2", HTTP_USER_AGENT="pytest-agent/1.0", HTTP_X_REQUEST_ID="req-abc.123"
     )
@@ -55,7 +55,7 @@ def test_access_line_fields(logs: Captured, client: Client) -> None:
     ],
 )
 def test_access_level_follows_status(
-    logs: Captured, client: Client, path: str, status: int, level: str
+    logs: CapturedLogs, client: Client, path: str, status: int, level: str
 ) -> None:
     assert client.get(path).status_code == status
     (line,) = logs.access()
@@ -63,7 +63,9 @@ def test_access_level_follows_status(
     assert line["http"]["response"]["status_code"] == status
 
 
-def test_server_error_carries_error_fields_and_django_logs_the_trace(logs: Captured, client: Client) -> None:
+def test_server_error_carries_error_fields_and_django_logs_the_trace(
+    logs: CapturedLogs, client: Client
+) -> None:
     client.get("/boom/")
     (access,) = logs.access()
     assert access["error"] == {"type": "ValueError", "message": "boom"}
@@ -73,7 +75,7 @@ def test_server_error_carries_error_fields_and_django_logs_the_trace(logs: Captu
     assert django_line["http"]["request"]["id"] == access["http"]["request"]["id"]
 
 
-def test_every_line_in_a_request_carries_the_server_span_trace_id(logs: Captured, client: Client) -> None:
+def test_every_line_in_a_request_carries_the_server_span_trace_id(logs: CapturedLogs, client: Client) -> None:
     with capture_spans() as spans:
         client.get("/boom/")
         client.get("/books/n-plus-one/")
@@ -89,7 +91,7 @@ def test_every_line_in_a_request_carries_the_server_span_trace_id(logs: Captured
 
 
 @pytest.mark.django_db
-def test_n_plus_one_warning(logs: Captured, client: Client) -> None:
+def test_n_plus_one_warning(logs: CapturedLogs, client: Client) -> None:
     from tests.project.models import Author, Book
 
     for index in range(6):
@@ -102,7 +104,7 @@ def test_n_plus_one_warning(logs: Captured, client: Client) -> None:
     assert "SELECT" in line["db"]["statement"]
 
 
-def test_lines_outside_requests_have_no_request_fields(logs: Captured, client: Client) -> None:
+def test_lines_outside_requests_have_no_request_fields(logs: CapturedLogs, client: Client) -> None:
     client.get("/ok/")
     logging.getLogger("after").info("later")
     line = logs.by_logger("after")[0]
@@ -121,7 +123,7 @@ def test_sampling_keeps_errors(configure_logs: Any, client: Client) -> None:
 
 
 @pytest.mark.django_db
-def test_probes_and_scrapes_are_quiet_unless_they_fail(logs: Captured, client: Client) -> None:
+def test_probes_and_scrapes_are_quiet_unless_they_fail(logs: CapturedLogs, client: Client) -> None:
     client.get("/healthz")
     client.get("/metrics")
     assert logs.access() == []
@@ -138,7 +140,7 @@ def test_access_log_can_be_switched_off(configure_logs: Any, client: Client) -> 
     assert captured.access() == []
 
 
-def test_access_logger_level_is_honoured(logs: Captured, client: Client) -> None:
+def test_access_logger_level_is_honoured(logs: CapturedLogs, client: Client) -> None:
     access = logging.getLogger("fleetobs.access")
     access.setLevel(logging.WARNING)
     try:
@@ -158,7 +160,7 @@ def _info(status: int = 200) -> RequestInfo:
     return RequestInfo("GET", "ok/", status, 1_500_000, 0, 2, "rid")
 
 
-def test_user_id_only_when_already_loaded(logs: Captured) -> None:
+def test_user_id_only_when_already_loaded(logs: CapturedLogs) -> None:
     factory = RequestFactory()
     loaded = factory.get("/ok/")
     loaded._cached_user = _User()  # type: ignore[attr-defined]
@@ -180,7 +182,7 @@ def test_user_id_only_when_already_loaded(logs: Captured) -> None:
     assert "user" not in third
 
 
-def test_context_is_unbound_after_finish(logs: Captured) -> None:
+def test_context_is_unbound_after_finish(logs: CapturedLogs) -> None:
     request = RequestFactory().get("/ok/")
     token = fleet_logging.begin_request(request, "rid")
     assert context.current_request() is not None
@@ -215,7 +217,7 @@ def test_pii_masking_truncates_client_ip(configure_logs: Any) -> None:
     assert "198.51.100.0" in pii["message"]
 
 
-def test_invalid_remote_addr_is_left_out(logs: Captured) -> None:
+def test_invalid_remote_addr_is_left_out(logs: CapturedLogs) -> None:
     request = RequestFactory().get("/ok/", REMOTE_ADDR="unix:/tmp/gunicorn.sock")
     token = fleet_logging.begin_request(request, "rid")
     fleet_logging.finish_request(token, request, _info())
@@ -223,7 +225,7 @@ def test_invalid_remote_addr_is_left_out(logs: Captured) -> None:
     assert "client" not in line
 
 
-def test_async_view_lines_carry_context(logs: Captured) -> None:
+def test_async_view_lines_carry_context(logs: CapturedLogs) -> None:
     from asgiref.sync import async_to_sync
     from django.test import AsyncClient
 
@@ -238,7 +240,7 @@ def test_async_view_lines_carry_context(logs: Captured) -> None:
     assert django_lines[0]["http"]["request"]["id"] == access["http"]["request"]["id"]
 
 
-def test_hostile_request_yields_escaped_bounded_lines(logs: Captured, client: Client) -> None:
+def test_hostile_request_yields_escaped_bounded_lines(logs: CapturedLogs, client: Client) -> None:
     huge = "a=" + "x" * 200_000
     client.get(
         "/nowhere/%FF%FE\x1b[31m/?" + huge,
@@ -270,7 +272,7 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
-def test_access_line_cost_guard(logs: Captured) -> None:
+def test_access_line_cost_guard(logs: CapturedLogs) -> None:
     """A gross-regression guard only: the measured figure (a few µs) is in docs/logging.md."""
     import time
 

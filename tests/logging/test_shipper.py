@@ -13,8 +13,8 @@ import pytest
 import structlog
 
 from instrumentation.logging.shipper import Shipper
+from instrumentation.logging.testing import CapturedLogs
 from instrumentation.testing import get_sample_value
-from tests.logging.conftest import Captured
 from tests.logging.es_server import FakeElasticsearch, free_port
 
 
@@ -282,7 +282,9 @@ def test_a_down_or_slow_server_costs_the_caller_nothing(
 
 
 def test_pipeline_ships_what_it_prints(es_server: FakeElasticsearch, configure_logs: Any) -> None:
-    captured: Captured = configure_logs(ELASTICSEARCH_URL=es_server.url, ELASTICSEARCH_FLUSH_INTERVAL=0.05)
+    captured: CapturedLogs = configure_logs(
+        ELASTICSEARCH_URL=es_server.url, ELASTICSEARCH_FLUSH_INTERVAL=0.05
+    )
     structlog.get_logger("shop").info("to elasticsearch", order=1)
     from django.test import Client
 

@@ -7,35 +7,19 @@ and 304s send no body. Each request gives one access line and one size observati
 
 from __future__ import annotations
 
-import io
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
 from django.http import HttpResponseBase
-from django.test import AsyncClient, Client, override_settings
+from django.test import AsyncClient, Client
 
-from instrumentation import conf
-from instrumentation import logging as fleet_logging
-from instrumentation.logging import pipeline
+from instrumentation.logging.testing import CapturedLogs
 from instrumentation.testing import get_sample_value
-from tests.logging.conftest import BASE_SETTINGS, Captured
 from tests.project.views_responses import IN_MEMORY, STATIC_FILE, STREAM_BYTES
 
 SIZE = "http_server_response_body_size_bytes"
 STATIC_ROUTE = "^static/(?P<path>.*)$"
-
-
-@pytest.fixture
-def logs() -> Iterator[Captured]:
-    stream = io.StringIO()
-    with override_settings(FLEET_OBSERVABILITY=BASE_SETTINGS):
-        conf.reset()
-        pipeline.configure(stream=stream)
-        yield Captured(stream)
-        fleet_logging.reset()
-    conf.reset()
 
 
 def body(response: HttpResponseBase) -> bytes:
@@ -70,7 +54,13 @@ def sent_bytes(line: dict[str, Any]) -> Any:
     ],
 )
 def test_every_response_kind_is_measured_once(
-    logs: Captured, method: str, path: str, headers: dict[str, str], route: str, status: int, expected: int
+    logs: CapturedLogs,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    route: str,
+    status: int,
+    expected: int,
 ) -> None:
     response = Client().generic(method, path, **headers)
     assert response.status_code == status
@@ -82,7 +72,7 @@ def test_every_response_kind_is_measured_once(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_async_stream_is_measured_once(logs: Captured) -> None:
+def test_an_async_stream_is_measured_once(logs: CapturedLogs) -> None:
     async def fetch() -> bytes:
         response = await AsyncClient().get("/responses/astream/")
         return b"".join([chunk async for chunk in response.streaming_content])
@@ -94,7 +84,7 @@ def test_an_async_stream_is_measured_once(logs: Captured) -> None:
 
 
 @pytest.mark.django_db
-def test_the_access_line_of_a_stream_waits_for_its_last_byte(logs: Captured) -> None:
+def test_the_access_line_of_a_stream_waits_for_its_last_byte(logs: CapturedLogs) -> None:
     response = Client().get("/responses/stream/")
     assert logs.access() == []
     assert not sizes("responses/stream/")[0]
@@ -104,7 +94,7 @@ def test_the_access_line_of_a_stream_waits_for_its_last_byte(logs: Captured) -> 
 
 
 @pytest.mark.django_db
-def test_a_stream_closed_early_counts_what_was_sent(logs: Captured) -> None:
+def test_a_stream_closed_early_counts_what_was_sent(logs: CapturedLogs) -> None:
     response = Client().get("/responses/file/")
     first = next(iter(response.streaming_content))
     response.close()

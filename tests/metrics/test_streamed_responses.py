@@ -10,36 +10,20 @@ through Django's real ASGI handler, whose ``http.disconnect`` cancels the task s
 from __future__ import annotations
 
 import asyncio
-import io
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
 from django.core.asgi import get_asgi_application
-from django.test import AsyncClient, Client, override_settings
+from django.test import AsyncClient, Client
 
-from instrumentation import conf
-from instrumentation import logging as fleet_logging
 from instrumentation.catalog import CLIENT_CLOSED_REQUEST
-from instrumentation.logging import pipeline
+from instrumentation.logging.testing import CapturedLogs
 from instrumentation.testing import get_sample_value
-from tests.logging.conftest import BASE_SETTINGS, Captured
 from tests.project.views_responses import EVENT, STREAM_BYTES, StreamBrokenError
 
 STREAM = "fleetobs_http_server_stream_duration_seconds"
 REQUEST = "http_server_request_duration_seconds"
-
-
-@pytest.fixture
-def logs() -> Iterator[Captured]:
-    stream = io.StringIO()
-    with override_settings(FLEET_OBSERVABILITY=BASE_SETTINGS):
-        conf.reset()
-        pipeline.configure(stream=stream)
-        yield Captured(stream)
-        fleet_logging.reset()
-    conf.reset()
 
 
 def labels(route: str, status: int) -> dict[str, str]:
@@ -55,7 +39,7 @@ def observed(name: str, route: str, status: int) -> tuple[float | None, float | 
 
 
 @pytest.mark.django_db
-def test_a_sync_stream_is_timed_to_its_last_byte(logs: Captured) -> None:
+def test_a_sync_stream_is_timed_to_its_last_byte(logs: CapturedLogs) -> None:
     response = Client().get("/responses/stream/")
     assert observed(STREAM, "responses/stream/", 200) == (None, None)  # not sent yet
     assert observed(REQUEST, "responses/stream/", 200)[0] == 1.0  # the response started
@@ -70,7 +54,7 @@ def test_a_sync_stream_is_timed_to_its_last_byte(logs: Captured) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_async_stream_is_timed_to_its_last_byte(logs: Captured) -> None:
+def test_an_async_stream_is_timed_to_its_last_byte(logs: CapturedLogs) -> None:
     async def fetch() -> bytes:
         response = await AsyncClient().get("/responses/astream/")
         return b"".join([chunk async for chunk in response.streaming_content])
@@ -83,7 +67,7 @@ def test_an_async_stream_is_timed_to_its_last_byte(logs: Captured) -> None:
 
 
 @pytest.mark.django_db
-def test_a_sync_stream_closed_by_the_server_before_its_end_is_a_499(logs: Captured) -> None:
+def test_a_sync_stream_closed_by_the_server_before_its_end_is_a_499(logs: CapturedLogs) -> None:
     response = Client().get("/responses/sync-events/")
     chunks = iter(response.streaming_content)  # type: ignore[attr-defined]
     received = [next(chunks) for _ in range(3)]
@@ -140,7 +124,7 @@ async def _serve_until_disconnect(path: str, events_before_leaving: int) -> list
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_async_stream_cancelled_by_a_disconnect_is_a_499(logs: Captured) -> None:
+def test_an_async_stream_cancelled_by_a_disconnect_is_a_499(logs: CapturedLogs) -> None:
     sent = async_to_sync(_serve_until_disconnect)("/responses/events/", 3)
     assert sent[0]["type"] == "http.response.start"
     assert sent[0]["status"] == 200
@@ -159,7 +143,7 @@ def test_an_async_stream_cancelled_by_a_disconnect_is_a_499(logs: Captured) -> N
 
 
 @pytest.mark.django_db
-def test_a_stream_whose_iterator_raises_keeps_its_status_and_names_the_error(logs: Captured) -> None:
+def test_a_stream_whose_iterator_raises_keeps_its_status_and_names_the_error(logs: CapturedLogs) -> None:
     response = Client().get("/responses/broken/")
     chunks = iter(response.streaming_content)  # type: ignore[attr-defined]
     assert next(chunks) == b"partial "

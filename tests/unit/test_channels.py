@@ -3,8 +3,6 @@ connection, on the test project's Channels routes driven by Channels' own test c
 
 from __future__ import annotations
 
-import io
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,13 +12,11 @@ from channels.testing import WebsocketCommunicator
 from django.test import override_settings
 
 from instrumentation import _safety, conf
-from instrumentation import logging as fleet_logging
 from instrumentation.catalog import UNMATCHED_ROUTE, WEBSOCKET_CLOSE_REASONS
 from instrumentation.channels import ObservedWebSockets, close_reason
-from instrumentation.logging import pipeline
+from instrumentation.logging.testing import CapturedLogs
 from instrumentation.testing import get_sample_value
 from instrumentation.tracing.testing import capture_spans
-from tests.logging.conftest import BASE_SETTINGS, Captured
 from tests.project.consumers import ConsumerBrokeError, EchoConsumer
 from tests.project.routing import websocket_urlpatterns
 
@@ -32,17 +28,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def application() -> ObservedWebSockets:
     return ObservedWebSockets(URLRouter(websocket_urlpatterns), max_connections=50)
-
-
-@pytest.fixture
-def logs() -> Iterator[Captured]:
-    stream = io.StringIO()
-    with override_settings(FLEET_OBSERVABILITY=BASE_SETTINGS):
-        conf.reset()
-        pipeline.configure(stream=stream)
-        yield Captured(stream)
-        fleet_logging.reset()
-    conf.reset()
 
 
 def value(name: str, **labels: str) -> float:
@@ -263,7 +248,7 @@ def test_a_handshake_traceparent_is_the_parent_of_the_connection_span(applicatio
     assert f"{span.parent.span_id:016x}" == parent_id
 
 
-def test_one_log_line_per_connection_close_with_the_trace_ids(application: Any, logs: Captured) -> None:
+def test_one_log_line_per_connection_close_with_the_trace_ids(application: Any, logs: CapturedLogs) -> None:
     with capture_spans() as spans:
         converse(application, "/ws/echo/lobby/", 3)
     (span,) = spans.get_finished_spans()

@@ -2,46 +2,27 @@
 
 from __future__ import annotations
 
-import io
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.test import Client, override_settings
 
-from instrumentation import checks, conf
-from instrumentation import logging as fleet_logging
-from instrumentation.logging import pipeline
+from instrumentation import checks
 from instrumentation.metrics import registry
 from instrumentation.routes import route_name
 from instrumentation.testing import get_sample_value
 from instrumentation.tracing.testing import capture_spans
-from tests.logging.conftest import BASE_SETTINGS, Captured
+from tests.support.logs import BASE_SETTINGS, ConfigureLogs
 
 SPA_PATTERN = "^app/(?P<rest>.*)$"
 COUNT = "http_server_request_duration_seconds_count"
 
 
 @pytest.fixture
-def settings_with() -> Iterator[Any]:
+def settings_with(configure_logs: ConfigureLogs) -> ConfigureLogs:
     """``settings_with(**FLEET_OBSERVABILITY keys)``: the test settings plus these, logs captured."""
-    overrides: list[Any] = []
-
-    def apply(**keys: Any) -> Captured:
-        override = override_settings(FLEET_OBSERVABILITY={**BASE_SETTINGS, **keys})
-        override.enable()
-        overrides.append(override)
-        conf.reset()
-        stream = io.StringIO()
-        pipeline.configure(stream=stream)
-        return Captured(stream)
-
-    yield apply
-    fleet_logging.reset()
-    for override in reversed(overrides):
-        override.disable()
-    conf.reset()
+    return configure_logs
 
 
 def routes_counted() -> dict[str, float]:
