@@ -25,6 +25,7 @@ PLUGINS = (
     "alerting.cli",
     "sample_app.cli",
     "doctor.cli",
+    "fleetobs_cli.generate",
 )
 
 

@@ -9,7 +9,8 @@ real templates, so a wrong value or label fails the test.
 The rules under test are the committed compose rules, generated from compose/prometheus/slo.yaml:
 ``shop`` has its own SLO (99.5% availability, 99% under 1 s, at least 2 instances); ``api`` gets
 the default (99.9%, 99% under 0.5 s). Regenerate the YAML with
-``python -m tests.alerting.promtool_cases``; a test fails when the committed files are stale.
+``python -m tests.alerting.promtool_cases`` (or ``fleetobs generate``, with every other generated
+file); ``fleetobs generate --check``, run by the test suite, fails when the committed files are stale.
 """
 
 from __future__ import annotations

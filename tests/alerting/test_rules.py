@@ -1,4 +1,7 @@
-"""The generated rule files: valid for promtool, committed copies fresh, names and annotations right."""
+"""The generated rule files: valid for promtool, names and annotations right.
+
+That the committed copies are fresh is `fleetobs generate --check` (tests/cli/test_generate.py).
+"""
 
 from __future__ import annotations
 
@@ -13,24 +16,7 @@ from alerting.context import DASHBOARDS, Context
 from alerting.model import ALERT_PREFIX, SEVERITIES, UNPREFIXED
 from alerting.promql import SYNTHETIC_SERIES
 from instrumentation.catalog import series_names
-from tests.alerting.conftest import COMPOSE_ALERTMANAGER, COMPOSE_RULES, COMPOSE_SPEC
-
-
-def _files(directory: Path) -> dict[str, str]:
-    return {p.name: p.read_text() for p in sorted(directory.iterdir()) if p.is_file()}
-
-
-def test_committed_compose_rules_equal_a_fresh_generation(tmp_path: Path) -> None:
-    api.write_rules(tmp_path, COMPOSE_SPEC)
-    assert _files(COMPOSE_RULES) == _files(tmp_path), (
-        "compose/prometheus/rules is stale: run "
-        "`fleetobs alerts generate --out compose --layout compose --slo compose/prometheus/slo.yaml`"
-    )
-
-
-def test_committed_alertmanager_config_equals_a_fresh_generation(compose_spec, tmp_path: Path) -> None:
-    fresh = api.write_alertmanager(tmp_path / "alertmanager.yml", compose_spec)
-    assert COMPOSE_ALERTMANAGER.read_text() == fresh.read_text()
+from tests.alerting.conftest import COMPOSE_RULES, COMPOSE_SPEC
 
 
 @pytest.mark.parametrize(

@@ -106,6 +106,8 @@ USER_ERRORS = [
     ("demo --scrape-interval fast --state-dir {out}", 2, "not a duration"),
     ("demo --slo {missing} --state-dir {out}", 2, "no such file"),
     ("demo --state-dir {file}", 2, "is a file"),
+    # generate (a checkout's generated files; outside one, see tests/cli/test_generate.py)
+    ("generate --check everything", 2, "unrecognized arguments"),
     # serve, and the dispatcher itself
     ("serve gunicorn app:application", 2, "invalid choice"),
     ("no-such-command", 2, "invalid choice"),

@@ -12,8 +12,9 @@ to fit your service; a label the catalogue gains without an assumption here is a
     python -m tests.deploy.series_estimate --routes 150 --task-names 30
     python -m tests.deploy.series_estimate --write docs/scaling.md   # refresh the docs section
 
-``docs/scaling.md`` embeds the default table between markers; ``tests/deploy/test_scaling.py``
-fails when it is stale, so the numbers in the docs are never typed by hand.
+``docs/scaling.md`` embeds the default table between markers; ``fleetobs generate`` rewrites it
+with every other generated file, and ``fleetobs generate --check`` (run by the test suite) fails
+when it is stale, so the numbers in the docs are never typed by hand.
 """
 
 from __future__ import annotations
