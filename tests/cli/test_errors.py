@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -19,14 +18,9 @@ import pytest
 
 import fleetobs
 import sample_app.cli
+from tests.support.procs import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def closed_port_url() -> str:
-    with socket.socket() as sock:  # a port nothing listens on once the socket is closed
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 @pytest.fixture
@@ -164,7 +158,7 @@ def test_the_table_is_large_enough_and_covers_every_command() -> None:
 def test_an_unreachable_backend_is_one_line_naming_the_url_and_exit_1(
     argv: str, files: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url = closed_port_url()
+    url = f"http://127.0.0.1:{free_port()}"
     code, _, err = run_main(argv.format(url=url, **files).split(), capsys)
     assert code == 1, err
     line = assert_one_line(err)
@@ -173,7 +167,7 @@ def test_an_unreachable_backend_is_one_line_naming_the_url_and_exit_1(
 
 
 def test_the_doctor_keeps_its_documented_cannot_check_status(capsys: pytest.CaptureFixture[str]) -> None:
-    url = closed_port_url()
+    url = f"http://127.0.0.1:{free_port()}"
     code, out, err = run_main(["doctor", "--prometheus", url, "--timeout", "5"], capsys)
     assert code == 2
     assert "Traceback" not in out + err

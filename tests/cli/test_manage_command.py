@@ -11,7 +11,6 @@ import argparse
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from instrumentation import conf
 from instrumentation.logging import assets
 from instrumentation.management.commands.fleetobs import Command
 from tests.logging.es_server import FakeElasticsearch, FakeKibana, _EsHandler
+from tests.support.procs import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 API_KEY = "es-key-from-settings-7f3a9c"
@@ -56,12 +56,6 @@ def elasticsearch() -> Iterator[RecordingElasticsearch]:
     server.start()
     yield server
     server.stop()
-
-
-def closed_port_url() -> str:
-    with socket.socket() as sock:  # a port nothing listens on once the socket is closed
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 def manage(*argv: str, **options: Any) -> tuple[str, str]:
@@ -251,7 +245,11 @@ def test_elasticsearch_setup_uses_the_configured_url_and_api_key(
 
 
 def test_elasticsearch_setup_flags_override_the_settings(elasticsearch: RecordingElasticsearch) -> None:
-    settings = {**BASE, "ELASTICSEARCH_URL": closed_port_url(), "ELASTICSEARCH_API_KEY": "not-this-one"}
+    settings = {
+        **BASE,
+        "ELASTICSEARCH_URL": f"http://127.0.0.1:{free_port()}",
+        "ELASTICSEARCH_API_KEY": "not-this-one",
+    }
     with override_settings(FLEET_OBSERVABILITY=settings):
         out, err = manage(
             "elasticsearch", "setup", "--url", elasticsearch.url, "--api-key", API_KEY, verbosity=0
@@ -271,7 +269,7 @@ def test_elasticsearch_setup_with_a_rejected_key_is_refused(elasticsearch: Recor
 
 
 def test_elasticsearch_setup_unreachable_is_one_line_naming_the_url_and_exit_1() -> None:
-    url = closed_port_url()
+    url = f"http://127.0.0.1:{free_port()}"
     result = manage_process(
         "elasticsearch", "setup", "--timeout", "5", env={"FLEETOBS_ELASTICSEARCH_URL": url}
     )
@@ -282,7 +280,7 @@ def test_elasticsearch_setup_unreachable_is_one_line_naming_the_url_and_exit_1()
 
 
 def test_an_unreachable_url_with_a_password_is_named_without_it() -> None:
-    url = closed_port_url().replace("http://", f"http://elastic:{PASSWORD}@")
+    url = f"http://elastic:{PASSWORD}@127.0.0.1:{free_port()}"
     with override_settings(FLEET_OBSERVABILITY={**BASE, "ELASTICSEARCH_URL": url}):
         with pytest.raises(CommandError) as raised:
             manage("elasticsearch", "setup", "--timeout", "5")

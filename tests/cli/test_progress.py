@@ -9,8 +9,8 @@ import pytest
 
 import fleetobs
 from fleetobs_cli.progress import Progress
-from tests.cli.test_errors import closed_port_url
 from tests.logging.es_server import FakeElasticsearch, _EsHandler
+from tests.support.procs import free_port
 
 
 class _NoTemplatesHandler(_EsHandler):
@@ -86,7 +86,7 @@ def test_a_failing_step_is_the_last_line_after_the_steps_that_succeeded(
 def test_the_doctor_reports_each_check_on_stderr_and_its_report_on_stdout(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    url = closed_port_url()
+    url = f"http://127.0.0.1:{free_port()}"
     code, out, err = run(["doctor", "--prometheus", url, "--timeout", "5"], capsys)
     assert code == 2
     assert err.splitlines() == [

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,6 +13,7 @@ import pytest
 import fleetobs
 from dashboards import generate, uids
 from dashboards.upload import GrafanaClient, UploadError, upload
+from tests.support.procs import free_port
 
 GOOD, VIEWER = "good-token", "viewer-token"
 
@@ -138,9 +138,7 @@ def test_auth_failures_say_what_to_do(
 
 
 def test_connection_failure_is_reported(capsys: pytest.CaptureFixture[str]) -> None:
-    with socket.socket() as sock:  # a port nothing listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # nothing listens there
     code = fleetobs.main(["dashboards", "upload", "--url", f"http://127.0.0.1:{port}", "--token", GOOD])
     assert code == 1
     assert f"cannot connect to Grafana at http://127.0.0.1:{port}" in capsys.readouterr().err

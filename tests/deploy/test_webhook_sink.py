@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from sample_app.processes import free_port
 from tests.deploy.conftest import COMPOSE_DIR
+from tests.support.procs import free_port
 
 SINK = COMPOSE_DIR / "webhook-sink" / "sink.py"
 

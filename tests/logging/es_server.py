@@ -290,13 +290,6 @@ class FakeElasticsearch(_Base):
             return [doc for docs in self.docs.values() for doc in docs]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class _KibanaHandler(_Handler):
     fake: FakeKibana
 

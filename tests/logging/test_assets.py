@@ -20,7 +20,8 @@ from instrumentation.catalog import LOG_FIELDS
 from instrumentation.logging import assets, cli
 from instrumentation.logging.testing import CapturedLogs
 from instrumentation.tracing.testing import capture_spans
-from tests.logging.es_server import FakeElasticsearch, FakeKibana, free_port
+from tests.logging.es_server import FakeElasticsearch, FakeKibana
+from tests.support.procs import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

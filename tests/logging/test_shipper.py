@@ -15,7 +15,8 @@ import structlog
 from instrumentation.logging.shipper import Shipper
 from instrumentation.logging.testing import CapturedLogs
 from instrumentation.testing import get_sample_value
-from tests.logging.es_server import FakeElasticsearch, free_port
+from tests.logging.es_server import FakeElasticsearch
+from tests.support.procs import free_port
 
 
 def line(n: int, extra: str = "") -> bytes:

@@ -25,6 +25,7 @@ from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
+from tests.support.procs import free_port
 from tests.tracing.receiver import ReceivedSpan, decode
 
 
@@ -48,9 +49,7 @@ class SwitchableCollector:
         self._connections: set[socket.socket] = set()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = int(probe.getsockname()[1])
+        self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}/v1/traces"
 
     # -- lifecycle ---------------------------------------------------------------------------------

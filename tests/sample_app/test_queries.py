@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from sample_app.fleet import Fleet, FleetConfig
-from sample_app.processes import free_port
+from tests.support.procs import free_port
 
 pytestmark = [pytest.mark.integration]
 

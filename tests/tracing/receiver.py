@@ -4,8 +4,8 @@
 ``POST /v1/traces`` bodies, decodes them as ``ExportTraceServiceRequest`` with the
 ``opentelemetry-proto`` package (gzip understood) and keeps every span as a
 :class:`ReceivedSpan`. Its ``mode`` switches between answering ``ok``, failing with ``503``
-and answering ``slow``\\ly. :class:`Blackhole` accepts TCP connections and never answers;
-:func:`closed_port` is a port nothing listens on.
+and answering ``slow``\\ly. :class:`Blackhole` accepts TCP connections and never answers
+(``tests.support.procs.free_port()`` gives a port nothing listens on).
 """
 
 from __future__ import annotations
@@ -253,13 +253,6 @@ class Blackhole:
         for connection in self.connections:
             connection.close()
         self.socket.close()
-
-
-def closed_port() -> int:
-    """A local port with nothing listening on it (connections are refused)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class GrpcReceiver:

@@ -18,7 +18,8 @@ from instrumentation import conf, testing, tracing
 from instrumentation.tracing import otlp, provider
 from instrumentation.tracing.provider import TracingState
 from tests.project.models import Author, Book
-from tests.tracing.receiver import Blackhole, OtlpReceiver, closed_port
+from tests.support.procs import free_port
+from tests.tracing.receiver import Blackhole, OtlpReceiver
 
 
 def _counter(name: str, **labels: str) -> float:
@@ -169,7 +170,7 @@ class _Collector:
 
     def __enter__(self) -> str:
         if self.fault == "down":
-            return f"http://127.0.0.1:{closed_port()}/v1/traces"
+            return f"http://127.0.0.1:{free_port()}/v1/traces"
         if self.fault == "refusing":
             self._inner = OtlpReceiver(mode="fail").start()
             return str(self._inner.endpoint)
