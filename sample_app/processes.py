@@ -17,6 +17,12 @@ missing one raises :class:`MissingBinaryError`, whose message carries the comman
 
 Only the standard library is used here (plus PyYAML, a core dependency), so the module works in any
 environment the package is installed in.
+
+Why it lives here: ``fleetobs demo`` ships in the wheel and starts these servers, so the one
+implementation must be importable from the installed package, and the shipped package never
+imports ``tests/``. The tests reach it through ``tests.support.procs`` (which adds the suite's
+policy for missing binaries), the benchmarks import it directly. ``scripts/wheel_check.py`` keeps
+its own few lines: it runs on a bare ``python3`` before any virtualenv exists.
 """
 
 from __future__ import annotations
@@ -217,6 +223,7 @@ class ManagedProcess:
         env: Mapping[str, str] | None = None,
         cwd: str | Path | None = None,
         ready_timeout: float = 60.0,
+        inherit_env: bool = True,
     ) -> None:
         self._own_workdir = workdir is None
         if workdir is None:
@@ -224,6 +231,8 @@ class ManagedProcess:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.extra_env = dict(env or {})
+        #: False: ``env`` is the whole environment, nothing is inherited from this process.
+        self.inherit_env = inherit_env
         self.cwd = Path(cwd) if cwd is not None else None
         self.ready_timeout = ready_timeout
         self.log_path = self.workdir / f"{self.name}.log"
@@ -234,7 +243,7 @@ class ManagedProcess:
         raise NotImplementedError
 
     def environment(self) -> dict[str, str]:
-        env = dict(os.environ)
+        env = dict(os.environ) if self.inherit_env else {}
         env.update(self.extra_env)
         return env
 
@@ -303,6 +312,22 @@ class ManagedProcess:
             self.process.wait(timeout=self.stop_timeout)
         return self.process.returncode
 
+    def terminate(self, timeout: float = 60.0) -> float:
+        """SIGTERM the leader alone, as a supervisor would, and wait for it to exit; return the
+        seconds it took. A pre-forking server stops its own workers; :meth:`stop` (or leaving the
+        ``with`` block) still clears whatever is left of the group."""
+        if self.process is None:
+            raise RuntimeError(f"{self.name} is not started")
+        started = time.monotonic()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.stop()
+                raise
+        return time.monotonic() - started
+
     def cleanup(self) -> None:
         """Remove the working directory when this object created it."""
         if self._own_workdir:
@@ -315,6 +340,12 @@ class ManagedProcess:
         self.stop()
         if exc_type is None:
             self.cleanup()  # a temporary workdir is kept only when something went wrong
+
+    def output_lines(self) -> list[str]:
+        """Every non-empty line the process wrote, without the ``$ command`` line that
+        :meth:`start` puts first; split on newlines only (U+2028 may sit inside a JSON string)."""
+        text = self.log_path.read_bytes().decode("utf-8", errors="replace")
+        return [line for line in text.split("\n") if line.strip() and not line.startswith("$ ")]
 
     def log_tail(self, lines: int = 40) -> str:
         try:
@@ -391,6 +422,10 @@ class Gunicorn(HttpServerProcess):
     Each instance gets its own empty ``PROMETHEUS_MULTIPROC_DIR`` (unless ``env`` sets one).
     ``DJANGO_SETTINGS_MODULE`` is not inherited from the calling process (a test run has its own);
     pass ``settings=`` or put it in ``env`` to choose, otherwise the WSGI module's default applies.
+    ``wsgi_module=None`` leaves the application to the config file (its ``wsgi_app``);
+    ``wrapper`` is a command gunicorn runs under (``("opentelemetry-instrument",)``), which must
+    exec it so the master keeps the started pid. Ready means the ready path answers (with
+    ``ready_status`` if given) and every worker has booted.
     """
 
     name = "gunicorn"
@@ -398,7 +433,7 @@ class Gunicorn(HttpServerProcess):
 
     def __init__(
         self,
-        wsgi_module: str,
+        wsgi_module: str | None,
         *,
         workers: int = 2,
         env: Mapping[str, str] | None = None,
@@ -407,10 +442,12 @@ class Gunicorn(HttpServerProcess):
         settings: str | None = None,
         python: str = sys.executable,
         ready_status: int | Iterable[int] | None = None,
+        wrapper: Sequence[str] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(env=env, **kwargs)
         self.wsgi_module = wsgi_module
+        self.wrapper = list(wrapper)
         self.workers = workers
         self.config = config
         self.extra_args = list(extra_args)
@@ -422,8 +459,7 @@ class Gunicorn(HttpServerProcess):
         self.multiproc_dir = Path(self.extra_env.get("PROMETHEUS_MULTIPROC_DIR", default_dir))
 
     def command(self) -> list[str]:
-        app = self.wsgi_module if ":" in self.wsgi_module else f"{self.wsgi_module}:application"
-        cmd = [self.python, "-m", "gunicorn"]
+        cmd = [*self.wrapper, self.python, "-m", "gunicorn"]
         if self.config:
             cmd += ["-c", self.config]
         if _gunicorn_has_control_socket():
@@ -439,10 +475,13 @@ class Gunicorn(HttpServerProcess):
             "--pid",
             str(self.workdir / "gunicorn.pid"),
         ]
+        if self.wsgi_module is None:
+            return [*cmd, *self.extra_args]
+        app = self.wsgi_module if ":" in self.wsgi_module else f"{self.wsgi_module}:application"
         return [*cmd, *self.extra_args, app]
 
     def environment(self) -> dict[str, str]:
-        env = dict(os.environ)
+        env = dict(os.environ) if self.inherit_env else {}
         env.pop("DJANGO_SETTINGS_MODULE", None)
         env.update(self.extra_env)
         if self.settings:

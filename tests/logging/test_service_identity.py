@@ -8,17 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from instrumentation.logging import pipeline
+from tests.support.procs import Gunicorn
 
 ROOT = Path(__file__).resolve().parents[2]
 WSGI = "tests.logging.identity_project.wsgi:application"
@@ -46,53 +41,16 @@ def test_no_settings_module_found(no_settings_module: None, app_uri: str | None)
     assert "DJANGO_SETTINGS_MODULE" not in os.environ
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.integration
 def test_every_gunicorn_line_names_the_configured_service(tmp_path: Path) -> None:
-    port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for name in ("DJANGO_SETTINGS_MODULE", "OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES"):
         env.pop(name, None)
-    with (tmp_path / "out.log").open("w+") as out:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                "python:instrumentation.gunicorn",
-                "-w",
-                "2",
-                "-b",
-                f"127.0.0.1:{port}",
-                WSGI,
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + 60
-            body = b""
-            while time.monotonic() < deadline:
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
-                        body = response.read()
-                    break
-                except OSError:
-                    time.sleep(0.1)
-            assert body == b"bread"
-        finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=60)
-        out.seek(0)
-        lines = [line for line in out.read().splitlines() if line.strip()]
+    server = Gunicorn(WSGI, workers=2, env=env, inherit_env=False, cwd=ROOT, workdir=tmp_path)
+    with server:
+        assert server.get("/").body == b"bread"
+        server.terminate()
+    lines = server.output_lines()
     events = [json.loads(line) for line in lines]
     loggers = {event["log"]["logger"] for event in events}
     assert {"gunicorn.error", "bakery.views", "fleetobs.access"} <= loggers

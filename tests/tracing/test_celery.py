@@ -113,7 +113,7 @@ def test_task_on_a_real_worker_shares_the_request_trace(tmp_path: Path, receiver
         if os.environ.get("CI") == "true":
             pytest.fail("Redis is not running on 127.0.0.1:6379")
         pytest.skip("Redis is not running on 127.0.0.1:6379")
-    from tests.tracing.test_gunicorn import Gunicorn, site_env
+    from tests.tracing.site_gunicorn import site_env, site_gunicorn
 
     env = site_env(tmp_path, receiver.endpoint) | {
         "TRACING_SITE_BROKER": "redis://127.0.0.1:6379/15",
@@ -145,7 +145,7 @@ def test_task_on_a_real_worker_shares_the_request_trace(tmp_path: Path, receiver
             stderr=subprocess.STDOUT,
         )
     try:
-        with Gunicorn(env, workers=2) as server:
+        with site_gunicorn(env, workers=2) as server:
             response = server.get("/enqueue/", timeout=30)
             assert response.status == 200, log.read_text()
             body = response.json()

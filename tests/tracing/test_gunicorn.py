@@ -7,143 +7,22 @@ delay is long, so the spans arrive only because each worker flushes when it exit
 
 from __future__ import annotations
 
-import http.client
-import json
-import os
-import re
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.tracing.receiver import Blackhole, OtlpReceiver, ReceivedSpan, closed_port
+from tests.support.procs import Gunicorn, free_port
+from tests.tracing.receiver import Blackhole, OtlpReceiver, ReceivedSpan
+from tests.tracing.site_gunicorn import ROOT, counter, site_env, site_gunicorn
 
-ROOT = Path(__file__).resolve().parents[2]
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_ID = "00f067aa0ba902b7"
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def site_env(tmp_path: Path, endpoint: str, **extra: str) -> dict[str, str]:
-    metrics_dir = tmp_path / "prometheus"
-    metrics_dir.mkdir(exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "FLEETOBS_", "PROMETHEUS_"))}
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "tests.tracing.site.settings",
-            "PYTHONPATH": str(ROOT),
-            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": endpoint,
-            "TRACING_SITE_DB": str(tmp_path / "site.sqlite3"),
-            "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-            "FLEETOBS_GUNICORN_JSON_LOGS": "0",
-            **extra,
-        }
-    )
-    return env
-
-
-@dataclass
-class Response:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-class Gunicorn:
-    """A gunicorn master with ``workers`` workers on a free port; SIGTERM on exit."""
-
-    def __init__(
-        self,
-        env: dict[str, str],
-        workers: int = 3,
-        preload: bool = False,
-        config: str | None = None,
-        wrapper: tuple[str, ...] = (),
-    ) -> None:
-        self.env = env
-        self.wrapper = wrapper
-        self.workers = workers
-        self.preload = preload
-        self.config = config
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.log = Path(env.get("TRACING_SITE_DB") or env["SHOP_SQLITE_PATH"]).with_suffix(".log")
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> Gunicorn:
-        command = [
-            *self.wrapper, sys.executable, "-m", "gunicorn",
-            "-c", self.config or "python:instrumentation.gunicorn",
-            "--workers", str(self.workers), "--bind", f"127.0.0.1:{self.port}",
-            "--graceful-timeout", "30", "--timeout", "60", "--no-control-socket",
-            *(["--preload"] if self.preload else []),
-            *([] if self.config else ["tests.tracing.site.wsgi:application"]),
-        ]  # fmt: skip
-        with self.log.open("wb") as log:
-            self.process = subprocess.Popen(
-                command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
-            )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited:\n{self.log.read_text()}")
-            try:
-                if self.get("/healthz", timeout=2).status == 200:
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"gunicorn did not start:\n{self.log.read_text()}")
-
-    def get(self, path: str, headers: dict[str, str] | None = None, timeout: float = 10) -> Response:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        try:
-            connection.request("GET", path, headers=headers or {})
-            answer = connection.getresponse()
-            return Response(answer.status, dict(answer.getheaders()), answer.read())
-        finally:
-            connection.close()
-
-    def counter(self, name: str, **labels: str) -> float:
-        text = self.get("/metrics").body.decode()
-        total = 0.0
-        for line in text.splitlines():
-            if not line.startswith(name + "{"):
-                continue
-            found = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}")[0]))
-            if all(found.get(k) == v for k, v in labels.items()):
-                total += float(line.rsplit(" ", 1)[1])
-        return total
-
-    def stop(self) -> float:
-        """SIGTERM the master (graceful); return how long it took to exit."""
-        assert self.process is not None
-        started = time.monotonic()
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-                raise
-        return time.monotonic() - started
-
-    def __exit__(self, *exc: object) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.stop()
 
 
 def _servers(spans: list[ReceivedSpan]) -> list[ReceivedSpan]:
@@ -160,7 +39,7 @@ def test_every_request_one_server_span_none_lost_on_exit(
 ) -> None:
     env = site_env(tmp_path, receiver.endpoint, TRACING_SITE_SCHEDULE_DELAY="60")
     paths = [p for i in range(20) for p in ("/ok/", f"/items/{i}/", "/db/")]
-    with Gunicorn(env, workers=3, preload=preload) as server:
+    with site_gunicorn(env, workers=3, preload=preload) as server:
         master_pid = server.process.pid if server.process else 0
         expected: dict[str, str] = {}
         for path in paths:
@@ -168,7 +47,7 @@ def test_every_request_one_server_span_none_lost_on_exit(
             assert response.status == 200
             expected[response.headers["X-Trace-Id"]] = path
         assert receiver.spans == [] or len(_servers(receiver.spans)) < len(paths)
-        exit_seconds = server.stop()
+        exit_seconds = server.terminate()
     assert exit_seconds < 30
     spans = receiver.wait_for(lambda s: len(_servers(s)) >= len(paths), timeout=10)
     servers = [s for s in _servers(spans) if s.trace_id in expected]
@@ -209,13 +88,13 @@ def test_every_request_one_server_span_none_lost_on_exit(
 
 def test_trace_context_continued_or_restarted(tmp_path: Path, receiver: OtlpReceiver) -> None:
     env = site_env(tmp_path, receiver.endpoint)
-    with Gunicorn(env, workers=2) as server:
+    with site_gunicorn(env, workers=2) as server:
         valid = server.get("/ok/", headers={"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"})
         malformed = server.get(
             "/ok/", headers={"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-zz", "tracestate": "x" * 8000}
         )
         hostile = server.get("/ok/", headers={"traceparent": "00-" + "z" * 600, "baggage": "=" * 8000})
-        server.stop()
+        server.terminate()
     assert valid.status == malformed.status == hostile.status == 200
     assert valid.headers["X-Trace-Id"] == TRACE_ID
     assert malformed.headers["X-Trace-Id"] != TRACE_ID
@@ -246,7 +125,8 @@ def test_collector_faults_leave_requests_alone(tmp_path: Path, fault: str) -> No
     (tmp_path / "base").mkdir()
     (tmp_path / "fault").mkdir()
     with OtlpReceiver() as healthy:
-        with Gunicorn(site_env(tmp_path / "base", healthy.endpoint, **fault_settings), workers=2) as server:
+        base_env = site_env(tmp_path / "base", healthy.endpoint, **fault_settings)
+        with site_gunicorn(base_env, workers=2) as server:
             _latencies(server, 20)
             baseline = statistics.median(_latencies(server, 150))
     blackhole = Blackhole().__enter__() if fault == "blackholed" else None
@@ -256,20 +136,20 @@ def test_collector_faults_leave_requests_alone(tmp_path: Path, fault: str) -> No
         if blackhole
         else slow.endpoint
         if slow
-        else f"http://127.0.0.1:{closed_port()}/v1/traces"
+        else f"http://127.0.0.1:{free_port()}/v1/traces"
     )
     try:
-        with Gunicorn(site_env(tmp_path / "fault", endpoint, **fault_settings), workers=2) as server:
+        with site_gunicorn(site_env(tmp_path / "fault", endpoint, **fault_settings), workers=2) as server:
             _latencies(server, 20)
             faulty = _latencies(server, 150)
             dropped = 0.0
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline:
-                dropped = server.counter("fleetobs_telemetry_dropped_total", signal="spans")
+                dropped = counter(server, "fleetobs_telemetry_dropped_total", signal="spans")
                 if dropped > 0:
                     break
                 time.sleep(0.5)
-            exit_seconds = server.stop()
+            exit_seconds = server.terminate()
     finally:
         if blackhole is not None:
             blackhole.__exit__()
@@ -303,13 +183,13 @@ def test_sample_shop_product_pages(tmp_path: Path, receiver: OtlpReceiver, prelo
             timeout=180,
         )  # fmt: skip
     pages = ["/shop/products/", "/shop/products/1/", "/shop/products/2/"] * 4
-    with Gunicorn(env, workers=3, preload=preload, config="sample_app/gunicorn.conf.py") as server:
+    with site_gunicorn(env, workers=3, preload=preload, config="sample_app/gunicorn.conf.py") as server:
         trace_ids = {}
         for page in pages:
             response = server.get(page)
             assert response.status == 200, response.body[:500]
             trace_ids[response.headers["X-Trace-Id"]] = page
-        server.stop()
+        server.terminate()
     spans = receiver.wait_for(
         lambda s: len([x for x in _servers(s) if x.trace_id in trace_ids]) >= len(pages)
     )

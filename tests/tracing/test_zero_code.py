@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.tracing.receiver import OtlpReceiver, ReceivedSpan
-from tests.tracing.test_gunicorn import Gunicorn, site_env
+from tests.tracing.site_gunicorn import site_env, site_gunicorn
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -51,13 +51,13 @@ def test_opentelemetry_instrument_one_trace_one_server_span(
         OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="sqlite3,dbapi,psycopg,psycopg2",
     )
     paths = ["/ok/", "/db/", "/items/3/"] * 4
-    with Gunicorn(env, workers=2, preload=preload, wrapper=(OPENTELEMETRY_INSTRUMENT,)) as server:
+    with site_gunicorn(env, workers=2, preload=preload, wrapper=(OPENTELEMETRY_INSTRUMENT,)) as server:
         expected: dict[str, str] = {}
         for path in paths:
             response = server.get(path)
             assert response.status == 200, response.body[:300]
             expected[response.headers["X-Trace-Id"]] = path
-        server.stop()
+        server.terminate()
     assert len(expected) == len(paths)  # a trace per request
 
     def complete(spans: list[ReceivedSpan]) -> bool:
