@@ -1,4 +1,9 @@
-"""What the middleware learned about one request, handed to each signal once it is served.
+"""What the middleware knows about one request: learned once, read by every signal.
+
+:class:`RequestInfo` is built when the request arrives (its method, normalised once by
+:func:`request_method`, the request id, the size of its body) and completed when it is served
+(route, status, duration, response size, exception); the metrics, the server span and the log
+lines all read it, so no signal looks at the raw request for what another already worked out.
 
 It also decides, once per request, whether the path carries a credential. Some routes put one
 in the path (Django's password reset confirmation ``reset/<uidb64>/<token>/``, invitation and
@@ -16,6 +21,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from instrumentation.catalog import HTTP_METHODS
 from instrumentation.conf import Settings
 from instrumentation.lifecycle import on_reset
 
@@ -52,9 +58,21 @@ _NAME_PARTS = re.compile(r"[^A-Za-z]+|(?<=[a-z])(?=[A-Z])")  # resetToken: reset
 _MAX_ROUTES = 4096
 
 
+#: The method of a request whose method is not one of :data:`HTTP_METHODS`.
+OTHER_METHOD = "_OTHER"
+_KNOWN_METHODS = {method: method for method in HTTP_METHODS}
+
+
+def request_method(raw: str | None) -> str:
+    """The method as every signal names it: one of :data:`HTTP_METHODS`, else ``_OTHER``."""
+    return _KNOWN_METHODS.get(raw or "", OTHER_METHOD)
+
+
 @dataclass(slots=True)
 class RequestInfo:
-    """One served request. ``method`` is normalised (unknown methods are ``_OTHER``)."""
+    """One request. ``method`` is normalised (unknown methods are ``_OTHER``, the method as
+    received is ``method_original``); ``route``, ``status``, ``duration_ns``,
+    ``response_bytes`` and ``exception`` are known once it is served."""
 
     method: str
     route: str
@@ -64,6 +82,7 @@ class RequestInfo:
     response_bytes: int | None
     request_id: str
     exception: BaseException | None = None
+    method_original: str = ""
 
 
 class SensitiveRoutes:

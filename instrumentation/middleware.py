@@ -43,9 +43,9 @@ from instrumentation import conf, db, routes, tracing
 from instrumentation import logging as fleet_logging
 from instrumentation._body import no_body
 from instrumentation._headers import set_header
-from instrumentation._request import RequestInfo, masked_path, sensitive_routes
+from instrumentation._request import RequestInfo, masked_path, request_method, sensitive_routes
 from instrumentation._safety import internal_error
-from instrumentation.catalog import CLIENT_CLOSED_REQUEST, HTTP_METHODS, UNMATCHED_ROUTE
+from instrumentation.catalog import CLIENT_CLOSED_REQUEST, UNMATCHED_ROUTE
 from instrumentation.lifecycle import on_reset
 from instrumentation.logging import context as log_context
 from instrumentation.logging import route_masking as log_masking
@@ -53,7 +53,6 @@ from instrumentation.metrics import http, runtime
 from instrumentation.metrics.registry import get
 from instrumentation.tracing import route_masking as span_masking
 
-_METHODS = {method: method for method in HTTP_METHODS}
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 _STATE_ATTRIBUTE = "_fleetobs_state"
 
@@ -61,20 +60,20 @@ _STATE_ATTRIBUTE = "_fleetobs_state"
 class _RequestState:
     __slots__ = (
         "exception",
+        "info",
         "log_token",
         "path_checked",
         "queries",
         "queries_token",
-        "request_id",
         "settings",
         "span",
         "start",
     )
 
-    def __init__(self, start: int, settings: conf.Settings, request_id: str) -> None:
+    def __init__(self, start: int, settings: conf.Settings, info: RequestInfo) -> None:
         self.start = start
         self.settings = settings
-        self.request_id = request_id
+        self.info = info
         self.exception: BaseException | None = None
         self.span: Any = None
         self.log_token: Any = None
@@ -100,13 +99,30 @@ def _route(request: HttpRequest, settings: conf.Settings) -> str:
 
 
 def _request_bytes(request: HttpRequest) -> int:
+    """The request body's size: its Content-Length, or, under ASGI, what was received without one
+    (a chunked upload, an HTTP/2 stream), which Django's handler has all received before the
+    view runs; measured without moving the stream the view reads from."""
     length = request.META.get("CONTENT_LENGTH")
     if not length:
-        return 0
+        return _received_bytes(request) if "wsgi.input" not in request.META else 0
     try:
         return max(0, int(length))
     except ValueError:
         return 0
+
+
+def _received_bytes(request: HttpRequest) -> int:
+    stream = getattr(request, "_stream", None)  # ASGIRequest: the spooled body, all received
+    seek = getattr(stream, "seek", None)
+    if seek is None:
+        return 0
+    try:
+        position = stream.tell()  # type: ignore[union-attr]
+        end = int(seek(0, 2))
+        seek(position)
+    except (OSError, ValueError, TypeError):
+        return 0
+    return max(0, end)
 
 
 class _Deferred:
@@ -148,7 +164,19 @@ class _Deferred:
 def _begin(request: HttpRequest) -> _RequestState:
     start = time.perf_counter_ns()
     settings = conf.get_settings()
-    state = _RequestState(start, settings, _request_id(request, _meta_key(settings.request_id_header)))
+    raw_method = request.method or ""
+    # The request's facts, learned once here and read by every signal from now on.
+    info = RequestInfo(
+        request_method(raw_method),
+        UNMATCHED_ROUTE,
+        0,
+        0,
+        _request_bytes(request),
+        None,
+        _request_id(request, _meta_key(settings.request_id_header)),
+        method_original=raw_method,
+    )
+    state = _RequestState(start, settings, info)
     setattr(request, _STATE_ATTRIBUTE, state)
     try:
         if settings.metrics_enabled:
@@ -158,17 +186,14 @@ def _begin(request: HttpRequest) -> _RequestState:
     except Exception as exc:  # noqa: BLE001 - telemetry never breaks a request
         internal_error(exc, "middleware.begin.metrics")
     try:
-        state.span = tracing.start_request(request)
+        state.span = tracing.start_request(request, info)
     except Exception as exc:  # noqa: BLE001
         internal_error(exc, "middleware.begin.tracing")
     try:
         span = state.span
-        if span is None:
-            state.log_token = fleet_logging.begin_request(request, state.request_id)
-        else:  # the ids of the span just started, without looking it up in the context again
-            state.log_token = fleet_logging.begin_request(
-                request, state.request_id, tracing.request_ids(span)
-            )
+        # the ids of the span just started, without looking it up in the context again
+        ids = log_context.CURRENT if span is None else tracing.request_ids(span)
+        state.log_token = fleet_logging.begin_request(request, info.request_id, ids, info)
     except Exception as exc:  # noqa: BLE001
         internal_error(exc, "middleware.begin.logging")
     return state
@@ -202,24 +227,36 @@ def _finish(
     response: HttpResponseBase | None,
     raised: BaseException | None,
 ) -> None:
-    duration_ns = time.perf_counter_ns() - state.start
+    """Complete the request's facts, then hand them to each signal's finisher in turn."""
+    info = state.info
+    info.duration_ns = time.perf_counter_ns() - state.start
     if not state.path_checked:  # no process_view: another view middleware answered first
         _mask_path(request, state)
-    settings = state.settings
-    route = _route(request, settings)
-    status = response.status_code if response is not None else 500
-    method = _METHODS.get(request.method or "", "_OTHER")
-    exception = raised or state.exception
+    info.route = _route(request, state.settings)
+    info.status = response.status_code if response is not None else 500
+    info.exception = raised or state.exception
     streamed = False
-    response_bytes: int | None = None
     if response is not None:
-        if no_body(method, status):
-            response_bytes = 0
+        if no_body(info.method, info.status):
+            info.response_bytes = 0
         elif response.streaming:
-            streamed = True  # counted as the server sends it (the deferred part below)
+            streamed = True  # counted as the server sends it (see _finish_logs)
         else:
-            response_bytes = len(response.content)  # type: ignore[attr-defined]
-    request_bytes = _request_bytes(request)
+            info.response_bytes = len(response.content)  # type: ignore[attr-defined]
+    _finish_metrics(state, info)
+    if response is not None:
+        try:
+            set_header(response, state.settings.request_id_header, info.request_id)
+        except Exception as exc:  # noqa: BLE001
+            internal_error(exc, "middleware.finish.header")
+    _finish_logs(request, state, info, response if streamed else None)
+    _finish_trace(request, state, info, response)
+
+
+def _finish_metrics(state: _RequestState, info: RequestInfo) -> None:
+    """Request metrics, the request's query count and its N+1 report."""
+    settings = state.settings
+    route = info.route
     queries = state.queries
     try:
         if state.queries_token is not None:
@@ -228,15 +265,16 @@ def _finish(
             http.active_requests().dec()
             if route not in settings.metrics_excluded:
                 http.observe(
-                    method,
+                    info.method,
                     route,
-                    status,
-                    duration_ns / 1e9,
-                    request_bytes,
-                    response_bytes,
+                    info.status,
+                    info.duration_ns / 1e9,
+                    info.request_bytes,
+                    info.response_bytes,
                     tracing.sampled_trace_id(state.span) if settings.exemplars_enabled else None,
                 )
-                if exception is not None and status >= 500:
+                exception = info.exception
+                if exception is not None and info.status >= 500:
                     get("fleetobs_http_server_exceptions").labels(route, type(exception).__name__).inc()
                 if queries is not None:
                     per_request, _ = http.route_series(route)
@@ -253,30 +291,34 @@ def _finish(
             fleet_logging.log_n_plus_one(route, shown, count)
     except Exception as exc:  # noqa: BLE001
         internal_error(exc, "middleware.finish.metrics")
-    if response is not None:
-        try:
-            set_header(response, settings.request_id_header, state.request_id)
-        except Exception as exc:  # noqa: BLE001
-            internal_error(exc, "middleware.finish.header")
-    info = RequestInfo(
-        method, route, status, duration_ns, request_bytes, response_bytes, state.request_id, exception
-    )
+
+
+def _finish_logs(
+    request: HttpRequest, state: _RequestState, info: RequestInfo, streamed: HttpResponseBase | None
+) -> None:
+    """The access line, now; or, for a ``streamed`` response, once its body is sent."""
     try:
-        deferred = None
-        if streamed:
-            measured = settings.metrics_enabled and route not in settings.metrics_excluded
-            ctx = log_context.end_request(state.log_token)
-            deferred = _Deferred(request, info, measured, ctx, state.start)
-            if body.meter(request, response, deferred) is None:
-                deferred(None)  # not a streamed response Django built: its size is unknown
-        else:
+        if streamed is None:
             fleet_logging.finish_request(state.log_token, request, info)
+            return
+        settings = state.settings
+        measured = settings.metrics_enabled and info.route not in settings.metrics_excluded
+        ctx = log_context.end_request(state.log_token)
+        deferred = _Deferred(request, info, measured, ctx, state.start)
+        if body.meter(request, streamed, deferred) is None:
+            deferred(None)  # not a streamed response Django built: its size is unknown
     except Exception as exc:  # noqa: BLE001
         internal_error(exc, "middleware.finish.logging")
+
+
+def _finish_trace(
+    request: HttpRequest, state: _RequestState, info: RequestInfo, response: HttpResponseBase | None
+) -> None:
+    """End the server span with the route, the status and the exception."""
     try:
-        if exception is not None and state.span is not None:
-            tracing.record_exception(state.span, exception)
-        tracing.finish_request(state.span, request, route, status, response)
+        if info.exception is not None and state.span is not None:
+            tracing.record_exception(state.span, info.exception)
+        tracing.finish_request(state.span, request, info.route, info.status, response)
     except Exception as exc:  # noqa: BLE001
         internal_error(exc, "middleware.finish.tracing")
 

@@ -75,13 +75,14 @@ def shutdown(timeout: float = 5.0) -> None:
     pipeline.shutdown(timeout)
 
 
-def begin_request(request: Any, request_id: str, ids: Any = context.CURRENT) -> Any:
+def begin_request(request: Any, request_id: str, ids: Any = context.CURRENT, info: Any = None) -> Any:
     """Bind the request's context (ids, method, path) for every log line until finish.
 
     ``ids``: the request's ``(trace id, span id)``, or ``None``, when the caller knows them;
-    by default they are read from the current span.
+    by default they are read from the current span. ``info``: the request's facts
+    (:class:`~instrumentation._request.RequestInfo`), when the caller has them.
     """
-    token: Token[Any] = context.begin_request(request, request_id, ids)
+    token: Token[Any] = context.begin_request(request, request_id, ids, info)
     return token
 
 

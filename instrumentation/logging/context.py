@@ -35,7 +35,7 @@ from typing import Any
 
 from django.utils.functional import LazyObject, empty
 
-from instrumentation.catalog import HTTP_METHODS
+from instrumentation._request import OTHER_METHOD, RequestInfo, request_method
 from instrumentation.lifecycle import on_reset
 from instrumentation.logging import pipeline as pipeline_module
 from instrumentation.logging import render
@@ -72,19 +72,25 @@ def current_request() -> RequestContext | None:
     return _current.get()
 
 
-def begin_request(request: Any, request_id: str, ids: Any = CURRENT) -> Token[RequestContext | None]:
+def begin_request(
+    request: Any, request_id: str, ids: Any = CURRENT, info: RequestInfo | None = None
+) -> Token[RequestContext | None]:
     """Bind the request's context for every logger; returns the token for :func:`finish_request`.
 
     ``ids`` are the request's ``(trace id, span id)`` when the caller knows them (the
-    middleware, from the server span it just started); by default the current span's.
+    middleware, from the server span it just started); by default the current span's. ``info``:
+    the request's facts, when the caller has them. A method outside the standard ones is logged
+    as received (cleaned), where metrics and spans say ``_OTHER``.
     """
     pipeline = pipeline_module.current()
     redactor = pipeline.redactor
     meta = request.META
-    raw_method = request.method or ""
-    if raw_method in HTTP_METHODS:
-        method = raw_method
+    if info is None:
+        raw_method = request.method or ""
+        method = request_method(raw_method)
     else:
+        raw_method, method = info.method_original, info.method
+    if method == OTHER_METHOD:
         method = redactor.clean(str(raw_method), limit=_METHOD_LIMIT)
     path = redactor.clean(request.path)
     query = meta.get("QUERY_STRING", "")

@@ -32,6 +32,7 @@ from typing import Any
 
 from opentelemetry.trace import SpanKind
 
+from instrumentation._request import RequestInfo
 from instrumentation._safety import internal_error
 from instrumentation.tracing import children, contrib, provider, server
 from instrumentation.tracing.spans import span_ids
@@ -88,12 +89,13 @@ def _state() -> provider.TracingState | None:
     return provider.ensure()
 
 
-def start_request(request: Any) -> Any:
+def start_request(request: Any, info: RequestInfo | None = None) -> Any:
+    """Start the request's server span; ``info``: the request's facts, when the caller has them."""
     try:
         st = _state()
         if st is None:
             return None
-        return server.start_request(st, request)
+        return server.start_request(st, request, info)
     except Exception as exc:  # noqa: BLE001
         internal_error(exc, "tracing.start_request")
         return None

@@ -40,14 +40,14 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFl
 from opentelemetry.trace.status import Status, StatusCode
 
 from instrumentation._headers import set_header
-from instrumentation.catalog import HTTP_METHODS, UNMATCHED_ROUTE
+from instrumentation._request import OTHER_METHOD, RequestInfo, request_method
+from instrumentation.catalog import UNMATCHED_ROUTE
 from instrumentation.lifecycle import on_reset
 from instrumentation.tracing.ids import new_span_id, new_trace_id, trace_hex
 from instrumentation.tracing.provider import TracingState
 from instrumentation.tracing.spans import FastSpan, exception_attributes
 from instrumentation.tracing.trust import resampled
 
-_METHODS = {method: method for method in HTTP_METHODS}
 _SAMPLED = TraceFlags(1)
 _NOT_SAMPLED = TraceFlags(0)
 _EMPTY_STATE = TraceState()
@@ -177,12 +177,15 @@ def _connection_attributes(request: Any, meta: Any) -> tuple[tuple[str, Any], ..
     return found
 
 
-def _attributes(request: Any, meta: Any, limit: int) -> tuple[dict[str, Any], str]:
-    raw_method = request.method or ""
-    method = _METHODS.get(raw_method)
+def _attributes(request: Any, meta: Any, limit: int, info: RequestInfo | None) -> tuple[dict[str, Any], str]:
+    if info is None:
+        raw_method = request.method or ""
+        method = request_method(raw_method)
+    else:
+        raw_method, method = info.method_original, info.method
     attributes: dict[str, Any]
-    if method is None:
-        attributes = {"http.request.method": "_OTHER", "http.request.method_original": raw_method[:64]}
+    if method == OTHER_METHOD:
+        attributes = {"http.request.method": OTHER_METHOD, "http.request.method_original": raw_method[:64]}
         name_method = "HTTP"
     else:
         attributes = {"http.request.method": method}
@@ -219,9 +222,10 @@ def _not_recorded(parent: SpanContext | None) -> NonRecordingSpan:
     )
 
 
-def start_request(state: TracingState, request: Any) -> RequestHandle:
+def start_request(state: TracingState, request: Any, info: RequestInfo | None = None) -> RequestHandle:
+    """Start (or adopt) the request's server span; ``info``: what the middleware already knows."""
     meta = request.META
-    attributes, name_method = _attributes(request, meta, state.settings.max_value_length)
+    attributes, name_method = _attributes(request, meta, state.settings.max_value_length, info)
     outer = _get_current_span()
     outer_context = outer.get_span_context()
     if outer_context.is_valid and not outer_context.is_remote:

@@ -7,6 +7,7 @@ from tests.project import views, views_responses, views_routes
 
 urlpatterns = [
     path("ok/", views.ok),
+    path("echo-size/", views.echo_size),
     path("items/<int:pk>/", views.item),
     re_path(r"^legacy/(?P<slug>[a-z]+)/$", views.legacy),
     path("boom/", views.boom),

@@ -60,3 +60,8 @@ async def async_ok(request: HttpRequest) -> HttpResponse:
 
 async def async_boom(request: HttpRequest) -> HttpResponse:
     raise RuntimeError("async boom")
+
+
+def echo_size(request: HttpRequest) -> HttpResponse:
+    """Answers with the size of the request body it read."""
+    return HttpResponse(str(len(request.body)))

@@ -29,7 +29,7 @@ def test_contract_signatures() -> None:
     def parameters(name: str) -> list[str]:
         return list(inspect.signature(getattr(tracing, name)).parameters)
 
-    assert parameters("start_request") == ["request"]
+    assert parameters("start_request") == ["request", "info"]  # info: the middleware's RequestInfo
     assert parameters("finish_request") == ["handle", "request", "route", "status", "response"]
     assert parameters("record_exception") == ["handle", "exc"]
     assert parameters("start_span")[:2] == ["name", "attributes"]
