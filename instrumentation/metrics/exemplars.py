@@ -13,12 +13,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import threading
 import time
 from pathlib import Path
 
 from instrumentation import _process
-from instrumentation.lifecycle import on_reset
+from instrumentation.lifecycle import ProcessThread, on_reset
 
 # (series name, sorted label pairs including le) -> (trace id, observed value, unix time)
 ExemplarKey = tuple[str, tuple[tuple[str, str], ...]]
@@ -29,8 +28,7 @@ FLUSH_INTERVAL = 1.0
 
 _store: dict[ExemplarKey, Exemplar] = {}
 _dirty = False
-_flusher_pid: int | None = None
-_lock = threading.Lock()
+_directory: Path | None = None
 
 
 def record(key: ExemplarKey, trace_id: str, value: float) -> None:
@@ -46,27 +44,25 @@ def local() -> dict[ExemplarKey, Exemplar]:
 
 def ensure_flusher(directory: str) -> None:
     """Start this process's flush thread if it is not running (cheap to call per request)."""
-    global _flusher_pid
-    pid = _process.pid()
-    if _flusher_pid == pid:
+    global _directory
+    if _flusher.running_here():
         return
-    with _lock:
-        if _flusher_pid == pid:
-            return
-        if _flusher_pid is not None:  # forked: the parent's exemplars are not ours
-            _store.clear()
-        _flusher_pid = pid
-        thread = threading.Thread(
-            target=_flush_loop, args=(Path(directory), pid), name="fleetobs-exemplars", daemon=True
-        )
-        thread.start()
+    _directory = Path(directory)
+    _flusher.ensure()
 
 
-def _flush_loop(directory: Path, pid: int) -> None:
-    while _flusher_pid == pid:
-        time.sleep(FLUSH_INTERVAL)
-        with contextlib.suppress(Exception):  # telemetry must never kill its own thread
-            flush(directory, pid)
+def _flush_step() -> None:
+    if _directory is not None:
+        flush(_directory, _process.pid())
+
+
+def _flusher_started(forked: bool) -> None:
+    if forked:  # the parent's exemplars are not ours
+        _store.clear()
+
+
+#: The flush thread of this process (every ``FLUSH_INTERVAL`` seconds).
+_flusher = ProcessThread("fleetobs-exemplars", FLUSH_INTERVAL, _flush_step, on_start=_flusher_started)
 
 
 def flush(directory: Path, pid: int | None = None) -> None:
@@ -113,7 +109,8 @@ def remove(directory: Path, pid: int) -> None:
 
 @on_reset
 def reset() -> None:
-    global _dirty, _flusher_pid
+    global _dirty, _directory
+    _flusher.stop()
     _store.clear()
     _dirty = False
-    _flusher_pid = None
+    _directory = None

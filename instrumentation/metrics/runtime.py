@@ -15,21 +15,18 @@ import os
 import platform
 import resource
 import threading
-import time
 from pathlib import Path
 
-from instrumentation import _process, conf
-from instrumentation.lifecycle import on_reset
+from instrumentation import conf
+from instrumentation.lifecycle import ProcessThread, on_reset
 from instrumentation.metrics.registry import get
 
 INTERVAL = 5.0
 
-_sampler_pid: int | None = None
 _capacity = 1
 # The labels of fleetobs_build_info, written by every process's sampler: a value set once in a
 # preloading master does not survive into its workers' files.
 _build: tuple[str, str, str, str] | None = None
-_lock = threading.Lock()
 _last: dict[str, float] = {}
 
 
@@ -50,34 +47,14 @@ def _metrics_enabled() -> bool:
         return conf.settings_from_environment().metrics_enabled
 
 
+def _first_sample(forked: bool) -> None:
+    _last.clear()
+    sample()  # a failing first sample (disk full, /proc unreadable) does not stop the thread
+
+
 def ensure_sampler() -> None:
     """Start this process's sampler thread if it is not running (cheap to call per request)."""
-    global _sampler_pid
-    pid = _process.pid()
-    if _sampler_pid == pid:
-        return
-    with _lock:
-        if _sampler_pid == pid:
-            return
-        _sampler_pid = pid
-        _last.clear()
-        # A failing first sample (disk full, /proc unreadable) must not keep the thread, and
-        # with it every later sample, from starting.
-        with contextlib.suppress(Exception):
-            sample()
-        try:
-            threading.Thread(target=_loop, args=(pid,), name="fleetobs-runtime", daemon=True).start()
-        except RuntimeError:  # no thread to be had now: try again on a later request
-            _sampler_pid = None
-
-
-def _loop(pid: int) -> None:
-    while _sampler_pid == pid:
-        time.sleep(INTERVAL)
-        if _sampler_pid != pid:  # reset (or a fork) while asleep: this sampler is no longer wanted
-            return
-        with contextlib.suppress(Exception):  # a sampling failure must not end the thread
-            sample()
+    _sampler.ensure()
 
 
 def sample() -> None:
@@ -159,10 +136,14 @@ def build_info(service_name: str, service_version: str) -> None:
     get("fleetobs_build_info").labels(*_build).set(1)
 
 
+#: The sampler thread of this process (every ``INTERVAL`` seconds).
+_sampler = ProcessThread("fleetobs-runtime", INTERVAL, sample, on_start=_first_sample)
+
+
 @on_reset
 def reset() -> None:
-    global _sampler_pid, _capacity, _build
-    _sampler_pid = None
+    global _capacity, _build
+    _sampler.stop()
     _capacity = 1
     _build = None
     _last.clear()
