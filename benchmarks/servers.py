@@ -1,11 +1,17 @@
-"""Starting and stopping real gunicorn servers for the load and scrape benchmarks."""
+"""Starting and stopping real gunicorn servers for the load and scrape benchmarks.
+
+The free port comes from :mod:`sample_app.processes`, the launcher the demo and the tests share.
+This :class:`Gunicorn` is not that one yet, on purpose for now: it starts every server of a run
+before waiting for any (they boot side by side), throws the servers' standard output away (a log
+file would add its writes to what is measured), and leaves ``PROMETHEUS_MULTIPROC_DIR`` unset for
+the stacks that do not use one.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,19 +19,14 @@ import urllib.request
 from pathlib import Path
 from typing import IO, Any
 
+from sample_app.processes import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN_CONFIGS = {
     "ours": "python:benchmarks.project.gunicorn_ours",
     "stock": "python:benchmarks.project.gunicorn_stock",
     "bare": "python:benchmarks.project.gunicorn_bare",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def children(pid: int) -> set[int]:
