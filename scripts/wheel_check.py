@@ -11,7 +11,10 @@ three workers, send a known number of requests to each route over separate conne
 spread over the workers), and read ``/metrics``: every route's request count must be exact, and
 ``fleetobs_build_info`` must name the Django and Python that served them.
 
-Standard library only; the matrix runs it on its newest cell (constraints/matrix.toml).
+Standard library only; the matrix runs it on its newest cell (constraints/matrix.toml). That is
+why it keeps its own few lines for a free port and for waiting until gunicorn serves instead of
+importing ``sample_app.processes`` (the launcher the demo, the tests and the benchmarks share): it
+runs on a bare ``python3`` with nothing of this project installed. tests/packaging reuses them.
 """
 
 from __future__ import annotations
