@@ -5,8 +5,9 @@
     fleetobs alerts generate --out DIR [--slo FILE] [--layout flat|compose] [--time-scale X]
         flat (default):  DIR/rules/fleetobs-*.yml, DIR/alertmanager.yml, DIR/prometheus-rule.yaml
         compose:         DIR/prometheus/rules/fleetobs-*.yml, DIR/alertmanager/alertmanager.yml
-    fleetobs alerts test [--slo FILE] [--rules GLOB ...] [--tests GLOB ...] [--alertmanager FILE]
-        promtool check rules --lint-fatal, promtool test rules, amtool check-config;
+    fleetobs alerts test [--slo FILE] [--rules GLOB ...] [--tests GLOB ...] [--alertmanager FILE] [-q]
+        promtool check rules --lint-fatal, promtool test rules, amtool check-config, each a
+        progress line on stderr as it finishes (stdout: the tools' output);
         fails when a pattern (or a rule_files entry of a test file) matches nothing.
         Without --rules and --alertmanager it checks a fresh generation (from --slo, or the fleet
         defaults) in a temporary directory, so it works anywhere the package is installed;
@@ -27,6 +28,7 @@ from alerting import api
 from alerting.slo import Spec, load_spec
 from alerting.tools import Result, ToolError, check_alertmanager, check_rules, test_rules
 from fleetobs_cli import UsageError, example, key_value, number, output_dir, readable_file
+from fleetobs_cli.progress import Progress, quiet_argument
 
 #: Sections of an SLO spec that are mappings, and those whose every entry is one too.
 _MAPPING_SECTIONS = ("defaults", "links", "notifications", "thresholds")
@@ -100,6 +102,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         type=readable_file,
         help="Alertmanager config to check (default: a fresh generation)",
     )
+    quiet_argument(test)
     test.set_defaults(func=_test)
 
 
@@ -182,14 +185,16 @@ def _test(args: argparse.Namespace) -> int:
             rules = [str(path) for path in api.write_rules(Path(tmp) / "rules", args.slo)]
             print(f"checking a fresh generation ({args.slo or 'fleet defaults'}) in {tmp}")
         alertmanager: Path = args.alertmanager or api.write_alertmanager(Path(tmp) / "alertmanager.yml", spec)
-        steps: list[Callable[[], Result]] = [lambda: check_rules(rules)]
+        steps: list[tuple[str, Callable[[], Result]]] = [("promtool check rules", lambda: check_rules(rules))]
         if args.tests:
-            steps.append(lambda: test_rules(args.tests))
-        steps.append(lambda: check_alertmanager(alertmanager))
+            steps.append(("promtool test rules", lambda: test_rules(args.tests)))
+        steps.append(("amtool check-config", lambda: check_alertmanager(alertmanager)))
+        progress = Progress(len(steps), quiet=args.quiet)
         try:
-            for step in steps:
+            for name, step in steps:
                 result = step()
                 print(f"$ {' '.join(result.command)}\n{result.output.strip()}\n")
+                progress.done(name)
         except ToolError as exc:
             print(f"fleetobs alerts test: {exc}", file=sys.stderr)
             return 1

@@ -2,8 +2,9 @@
 
 ``generate --out DIR [--provisioning DIR]`` writes one JSON file per dashboard (and the Grafana
 datasource and dashboard-provider files); the output is byte-identical on every run.
-``upload --url URL --token TOKEN [--folder NAME]`` saves them into a running Grafana; the token
-may also come from ``GRAFANA_TOKEN`` so it stays out of shell history.
+``upload --url URL --token TOKEN [--folder NAME] [--quiet]`` saves them into a running Grafana (a
+progress line on stderr for the folder and each dashboard saved; stdout lists their URLs); the
+token may also come from ``GRAFANA_TOKEN`` so it stays out of shell history.
 ``snapshot --prometheus URL --out DIR`` draws them from a Prometheus into HTML pages, without Grafana
 (see :mod:`dashboards.snapshot`).
 
@@ -20,6 +21,7 @@ import sys
 
 from dashboards import uids
 from fleetobs_cli import Refused, Unreachable, UsageError, example, http_url, number, output_dir
+from fleetobs_cli.progress import Progress, quiet_argument
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -69,6 +71,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     upload.add_argument(
         "--timeout", type=_seconds, default=10.0, help="seconds per HTTP request (default: 10)"
     )
+    quiet_argument(upload)
     upload.set_defaults(func=_upload)
 
     snapshot = commands.add_parser(
@@ -136,8 +139,9 @@ def _upload(args: argparse.Namespace) -> int:
     if not args.token:
         raise UsageError("a token is required: pass --token or set GRAFANA_TOKEN")
     client = GrafanaClient(args.url, args.token, args.timeout)
+    dashboards = generate.dashboards()
     try:
-        urls = upload(client, generate.dashboards(), args.folder)
+        urls = upload(client, dashboards, args.folder, Progress(1 + len(dashboards), quiet=args.quiet))
     except UploadError as exc:  # its message names the URL when Grafana cannot be reached
         raise Refused(str(exc)) from None
     base = args.url.rstrip("/")

@@ -3,10 +3,12 @@
 The sequence is the one Grafana documents: find the folder by title (``GET /api/folders``) or
 create it (``POST /api/folders``), then save each dashboard with ``POST /api/dashboards/db``
 (``overwrite: true``, so re-running updates in place; uids are fixed). Authentication is a
-service-account token sent as ``Authorization: Bearer``. Failures become :class:`UploadError`
-with a message that says what to do: a rejected token (401), a token without the right role
-(403), a Grafana that cannot be reached, or any other HTTP error with Grafana's own message.
-Only the standard library is used, so uploading needs nothing beyond grafanalib.
+service-account token sent as ``Authorization: Bearer``. Each finished step (the folder, each
+dashboard) is reported to a :class:`~fleetobs_cli.progress.Progress`: a line on stderr under
+``fleetobs dashboards upload``. Failures become :class:`UploadError` with a message that says
+what to do: a rejected token (401), a token without the right role (403), a Grafana that cannot
+be reached, or any other HTTP error with Grafana's own message. Only the standard library is
+used, so uploading needs nothing beyond grafanalib.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dashboards import uids
+from fleetobs_cli.progress import Progress
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -89,10 +92,18 @@ def ensure_folder(client: GrafanaClient, title: str) -> str:
 
 
 def upload(
-    client: GrafanaClient, dashboards: Mapping[str, Mapping[str, Any]], folder: str = uids.FOLDER_TITLE
+    client: GrafanaClient,
+    dashboards: Mapping[str, Mapping[str, Any]],
+    folder: str = uids.FOLDER_TITLE,
+    progress: Progress | None = None,
 ) -> list[str]:
-    """Save every dashboard into ``folder``; returns the URLs Grafana reports."""
+    """Save every dashboard into ``folder``; returns the URLs Grafana reports.
+
+    ``progress`` hears of each step as it finishes: the folder, then each dashboard saved.
+    """
+    progress = progress or Progress(1 + len(dashboards), quiet=True)
     folder_uid = ensure_folder(client, folder)
+    progress.done(f"folder {folder}")
     urls = []
     for _name, dashboard in sorted(dashboards.items()):
         result = client.request(
@@ -106,4 +117,5 @@ def upload(
             },
         )
         urls.append(str((result or {}).get("url", uids.dashboard_path(str(dashboard["uid"])))))
+        progress.done(f"dashboard {dashboard['uid']} ({dashboard.get('title', '')})")
     return urls
