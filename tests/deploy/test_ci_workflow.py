@@ -91,6 +91,7 @@ def test_generated_artefacts_are_checked_with_the_stack_versions(
     assert workflow["env"]["ALERTMANAGER_VERSION"] == alertmanager_tag
     commands = run_steps(workflow["jobs"]["generated"])
     for command in (
+        "fleetobs generate --check",
         "promtool check config compose/prometheus/prometheus.yml",
         "fleetobs alerts test",
         "tests/dashboards/test_generate.py",

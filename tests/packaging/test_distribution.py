@@ -222,6 +222,11 @@ def test_every_command_runs_from_the_installed_wheel_outside_the_checkout(venv: 
     assert run("elasticsearch", "assets", "--out", str(tmp_path / "es")).returncode == 0
     assert run("docs", "generate", "--out", str(tmp_path / "docs")).returncode == 0
     assert (tmp_path / "docs" / "metrics.md").is_file()
+    # The repository's generated files are a checkout's: from the wheel, one line and exit 2.
+    outside = run("generate", "--check")
+    assert outside.returncode == 2, outside.stdout + outside.stderr
+    assert outside.stderr.count("\n") == 1
+    assert "is not a Fleet Observability checkout" in outside.stderr
     tools = all(shutil.which(tool, path=env["PATH"]) for tool in ("promtool", "amtool"))
     if tools or os.environ.get("CI") == "true":  # in CI a missing tool fails the test
         # The defaults come from the package, not from a checkout: a fresh generation is checked.
