@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from instrumentation import cache, celery, conf, db, tracing, worker_metrics
+from instrumentation import cache, celery, celery_worker, conf, db, tracing
 from instrumentation import logging as fleet_logging
 from instrumentation._safety import internal_error
 from instrumentation.metrics import runtime
@@ -49,7 +49,7 @@ def _instrument_celery() -> None:
         return
 
     celery.instrument()
-    worker_metrics.instrument()
+    celery_worker.instrument()
 
 
 def stop() -> None:
@@ -60,5 +60,5 @@ def stop() -> None:
     cache.uninstrument()
     if importlib.util.find_spec("celery") is not None:
         celery.uninstrument()
-        worker_metrics.uninstrument()
+        celery_worker.uninstrument()
     _started["value"] = False

@@ -22,7 +22,7 @@ from typing import Any
 from django.conf import settings as django_settings
 from django.core import checks
 
-from instrumentation import access, conf
+from instrumentation import conf, metrics_access
 from instrumentation.routes import namer_problem
 
 MIDDLEWARE_PATH = "instrumentation.middleware.ObservabilityMiddleware"
@@ -126,7 +126,7 @@ def check_metrics_exposure(app_configs: Any = None, **kwargs: Any) -> list[check
     settings = conf.get_settings()
     if not settings.metrics_enabled or django_settings.DEBUG:
         return []
-    if access.is_open_to_world(settings):
+    if metrics_access.is_open_to_world(settings):
         return [
             checks.Warning(
                 "/metrics is readable from any network without a token while DEBUG is off.",
@@ -149,7 +149,7 @@ def check_metrics_deploy(app_configs: Any = None, **kwargs: Any) -> list[checks.
             "METRICS_TRUST_PROXY off. See docs/security.md.",
             id="fleetobs.E004",
         )
-        for reason in access.exposures(conf.get_settings())
+        for reason in metrics_access.exposures(conf.get_settings())
     ]
 
 

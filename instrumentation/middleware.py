@@ -47,7 +47,7 @@ from instrumentation._request import RequestInfo, masked_path, request_method, s
 from instrumentation._safety import internal_error
 from instrumentation.catalog import CLIENT_CLOSED_REQUEST, UNMATCHED_ROUTE
 from instrumentation.lifecycle import on_reset
-from instrumentation.logging import context as log_context
+from instrumentation.logging import request_lines as log_context
 from instrumentation.logging import route_masking as log_masking
 from instrumentation.metrics import http, runtime
 from instrumentation.metrics.registry import get

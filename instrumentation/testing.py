@@ -18,7 +18,7 @@ from instrumentation import (  # noqa: F401 - imported so that their resets are 
     db,
     lifecycle,
     middleware,
-    migrations,
+    pending_migrations,
     routes,
     tracing,
 )

@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from instrumentation import access, conf, migrations
+from instrumentation import conf, metrics_access, pending_migrations
 from instrumentation._safety import internal_error
 from instrumentation.metrics import exposition
 
@@ -22,7 +22,7 @@ from instrumentation.metrics import exposition
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
     settings = conf.get_settings()
-    denied = access.check(request, settings, debug=django_settings.DEBUG)
+    denied = metrics_access.check(request, settings, debug=django_settings.DEBUG)
     if denied is not None:
         response = HttpResponse(status=denied)
         if denied == 401:
@@ -30,7 +30,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
         return response
     try:
         if settings.metrics_enabled:
-            migrations.refresh_if_stale()
+            pending_migrations.refresh_if_stale()
         body, content_type = exposition.render(request.META.get("HTTP_ACCEPT", ""))
     except Exception as exc:  # noqa: BLE001 - e.g. an unwritable metrics directory: say so, briefly
         internal_error(exc, "metrics.scrape")

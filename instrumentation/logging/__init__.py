@@ -15,8 +15,8 @@ Contract used by the middleware and :mod:`instrumentation.apps`:
 Modules, by role:
 
 ``pipeline``   the pipeline itself: settings snapshot, ProcessorFormatter chain, handler, output.
-``context``    request context binding and the access-log line.
-``requestvars`` the context variable holding the request context, read by every line.
+``request_lines``   request context binding, the access-log line and the N+1 line.
+``request_context`` the context variable holding the request context, read by every line.
 ``ecs``        ECS field names (from the catalogue) and nesting.
 ``correlation`` ``ContextFilter`` / ``ContextProcessor``: the trace, request and service fields
                for a team's own formatter (python-json-logger, ecs-logging, plain text).
@@ -32,7 +32,7 @@ from __future__ import annotations
 from contextvars import Token
 from typing import Any
 
-from instrumentation.logging import context, output, pipeline, redaction, render, requestvars
+from instrumentation.logging import output, pipeline, redaction, render, request_context, request_lines
 from instrumentation.logging import shipper as _shipper
 from instrumentation.logging.correlation import ContextFilter, ContextProcessor
 from instrumentation.logging.pipeline import EcsFormatter, EcsHandler, gunicorn_logconfig
@@ -62,7 +62,7 @@ def configure() -> None:
 def reset() -> None:
     """Undo :func:`configure` and forget every cached value."""
     pipeline.reset()
-    context.reset()
+    request_lines.reset()
     redaction.reset()
     render.reset()
     _shipper.reset()
@@ -75,33 +75,33 @@ def shutdown(timeout: float = 5.0) -> None:
     pipeline.shutdown(timeout)
 
 
-def begin_request(request: Any, request_id: str, ids: Any = context.CURRENT, info: Any = None) -> Any:
+def begin_request(request: Any, request_id: str, ids: Any = request_lines.CURRENT, info: Any = None) -> Any:
     """Bind the request's context (ids, method, path) for every log line until finish.
 
     ``ids``: the request's ``(trace id, span id)``, or ``None``, when the caller knows them;
     by default they are read from the current span. ``info``: the request's facts
     (:class:`~instrumentation._request.RequestInfo`), when the caller has them.
     """
-    token: Token[Any] = context.begin_request(request, request_id, ids, info)
+    token: Token[Any] = request_lines.begin_request(request, request_id, ids, info)
     return token
 
 
 def finish_request(token: Any, request: Any, info: Any) -> None:
     """Write the access-log line for ``request`` and unbind its context."""
-    context.finish_request(token, request, info)
+    request_lines.finish_request(token, request, info)
 
 
 def begin_task(name: str, task_id: str | None) -> Any:
     """Bind ``task.name`` and ``task.id`` for every log line until :func:`finish_task`."""
-    return requestvars.begin_task(name, task_id)
+    return request_context.begin_task(name, task_id)
 
 
 def finish_task(token: Any, task_id: str | None = None) -> None:
     """Unbind the task fields bound by :func:`begin_task` (``token``), or, without a token, those
     of task ``task_id`` if they are still bound."""
-    requestvars.finish_task(token, task_id)
+    request_context.finish_task(token, task_id)
 
 
 def log_n_plus_one(route: str, statement: str, count: int) -> None:
     """Warn that ``statement`` ran ``count`` times while serving ``route``."""
-    context.log_n_plus_one(route, statement, count)
+    request_lines.log_n_plus_one(route, statement, count)

@@ -4,7 +4,7 @@ A team that already formats its logs (python-json-logger's ``JsonFormatter``, ec
 ``StdlibFormatter`` or ``StructlogFormatter``, a plain ``%(...)s`` format) keeps it and adds
 :class:`ContextFilter` to its handlers, or :class:`ContextProcessor` to its structlog chain.
 Both add the same fields, read for each record from the same place as the project's own
-pipeline (:func:`~instrumentation.logging.requestvars.add_request_fields`: the request the
+pipeline (:func:`~instrumentation.logging.request_context.add_request_fields`: the request the
 record names, else the bound request or task, and the active span), under one of two
 spellings::
 
@@ -41,7 +41,7 @@ from typing import Any
 
 from instrumentation._safety import internal_error
 from instrumentation.logging import pipeline as pipeline_module
-from instrumentation.logging.requestvars import add_request_fields
+from instrumentation.logging.request_context import add_request_fields
 
 __all__ = ["JSON_RESERVED_ATTRS", "STYLES", "ContextFilter", "ContextProcessor", "context_fields"]
 

@@ -52,7 +52,7 @@ from instrumentation.logging import render
 from instrumentation.logging import shipper as shipper_module
 from instrumentation.logging.ecs import FIELD_NAMES, LEVEL_NUMBERS, LEVELS, StaticFields, nest
 from instrumentation.logging.output import BatchedOutput, flush_all
-from instrumentation.logging.requestvars import add_request_fields
+from instrumentation.logging.request_context import add_request_fields
 from instrumentation.redaction import (
     MAX_KEY_LENGTH,
     REDACTED,

@@ -1,6 +1,6 @@
 """Masking a credential in the request's path for every line still to be logged about it.
 
-The request's context (:class:`~instrumentation.logging.requestvars.RequestContext`) is bound
+The request's context (:class:`~instrumentation.logging.request_context.RequestContext`) is bound
 before Django resolves the URL, so it starts with the path as received. Once the middleware
 knows which segments are credentials (:func:`instrumentation._request.masked_path`), it calls
 :func:`mask_path`: the context is changed in place, so the bound context variable, the copy
@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from instrumentation.logging import pipeline
-from instrumentation.logging.requestvars import REQUEST_ATTRIBUTE, RequestContext
+from instrumentation.logging.request_context import REQUEST_ATTRIBUTE, RequestContext
 
 __all__ = ["mask_path"]
 

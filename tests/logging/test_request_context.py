@@ -13,7 +13,7 @@ from django.test import Client, RequestFactory
 
 from instrumentation import logging as fleet_logging
 from instrumentation._request import RequestInfo
-from instrumentation.logging import context
+from instrumentation.logging import request_lines
 from instrumentation.logging.testing import CapturedLogs
 from instrumentation.tracing.testing import capture_spans
 
@@ -185,10 +185,10 @@ def test_user_id_only_when_already_loaded(logs: CapturedLogs) -> None:
 def test_context_is_unbound_after_finish(logs: CapturedLogs) -> None:
     request = RequestFactory().get("/ok/")
     token = fleet_logging.begin_request(request, "rid")
-    assert context.current_request() is not None
+    assert request_lines.current_request() is not None
     structlog.get_logger("inside").info("in")
     fleet_logging.finish_request(token, request, _info())
-    assert context.current_request() is None
+    assert request_lines.current_request() is None
     inside = logs.by_logger("inside")[0]
     assert inside["http"]["request"]["id"] == "rid"
 

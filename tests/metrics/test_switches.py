@@ -116,7 +116,7 @@ def test_exemplars_follow_the_setting(enabled: bool) -> None:
 def test_metrics_off_covers_tasks_pipelines_capacity_and_the_scrape(
     monkeypatch: pytest.MonkeyPatch, library: None
 ) -> None:
-    from instrumentation import migrations
+    from instrumentation import pending_migrations as migrations
     from instrumentation.metrics import runtime
 
     checked: list[bool] = []

@@ -37,7 +37,7 @@ def _on_worker_init(**kwargs: Any) -> None:
         address = os.environ.get("FLEETOBS_METRICS_ADDRESS", "0.0.0.0")  # noqa: S104 - scraped from outside
         _state["server"] = start_http_server(int(port), addr=address, registry=served)
     except Exception as exc:  # noqa: BLE001 - a worker must start even without its metrics port
-        internal_error(exc, "worker_metrics.serve")
+        internal_error(exc, "celery_worker.serve")
 
 
 def _on_process_shutdown(**kwargs: Any) -> None:

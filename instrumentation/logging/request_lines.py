@@ -39,9 +39,9 @@ from instrumentation._request import OTHER_METHOD, RequestInfo, request_method
 from instrumentation.lifecycle import on_reset
 from instrumentation.logging import pipeline as pipeline_module
 from instrumentation.logging import render
-from instrumentation.logging.requestvars import REQUEST_ATTRIBUTE, RequestContext, add_request_fields
-from instrumentation.logging.requestvars import current as _current
-from instrumentation.logging.requestvars import current_ids as _ids
+from instrumentation.logging.request_context import REQUEST_ATTRIBUTE, RequestContext, add_request_fields
+from instrumentation.logging.request_context import current as _current
+from instrumentation.logging.request_context import current_ids as _ids
 from instrumentation.redaction import safe_str
 
 __all__ = [

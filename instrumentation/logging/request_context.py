@@ -1,6 +1,6 @@
 """The request (or background task) context every log line carries, held in context variables.
 
-Kept apart from :mod:`instrumentation.logging.context` (which writes the access line) so the
+Kept apart from :mod:`instrumentation.logging.request_lines` (which writes the access line) so the
 pipeline can read it without importing the request side. A background task's lines carry
 ``task.name`` and ``task.id`` (bound by the Celery integration between ``task_prerun`` and
 ``task_postrun``).
@@ -8,7 +8,7 @@ pipeline can read it without importing the request side. A background task's lin
 A line may also name the request it is about without that request's context being bound:
 Django logs a returned (or ``Http404``) 4xx/5xx response on ``django.request`` after the
 whole middleware chain, ours included, has returned, with the request in
-``extra={"request": request}``. :func:`~instrumentation.logging.context.begin_request` leaves
+``extra={"request": request}``. :func:`~instrumentation.logging.request_lines.begin_request` leaves
 the context on the request object too (:data:`REQUEST_ATTRIBUTE`), and
 :func:`add_request_fields` reads it from the record's request first.
 """
