@@ -262,9 +262,3 @@ def test_kibana_import_unreachable() -> None:
     assert result.returncode == cli.UNREACHABLE
     assert result.stderr.startswith("fleetobs: cannot reach Kibana at")
     assert result.stderr.count("\n") == 1
-
-
-def test_docs_field_table_is_the_catalogue() -> None:
-    text = (ROOT / "docs" / "logging.md").read_text()
-    table = text.split("<!-- fields:start -->\n", 1)[1].split("<!-- fields:end -->", 1)[0]
-    assert table == assets.fields_table()
