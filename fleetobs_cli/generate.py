@@ -32,10 +32,10 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "generate",
         help="rewrite every generated file of the checkout (--check: list the stale ones)",
-        description="Rewrite every generated file of this checkout: docs pages, the compose stack's "
-        "dashboards, provisioning, rules and Alertmanager config, the Kubernetes copies and the "
-        "promtool unit tests. Needs a checkout; an installed package writes its files with "
-        "fleetobs dashboards/alerts/docs generate --out DIR.",
+        description="Rewrite every generated file of this checkout: docs pages, the compose stack's\n"
+        "dashboards, provisioning, rules and Alertmanager config, the Kubernetes copies and the\n"
+        "promtool unit tests. Needs a checkout; an installed package writes its own files with\n"
+        "fleetobs dashboards generate, fleetobs alerts generate and fleetobs docs generate.",
         epilog=example("fleetobs generate", "fleetobs generate --check"),
     )
     parser.add_argument(
@@ -72,9 +72,11 @@ def _generate(args: argparse.Namespace) -> int:
             for path in plan.leftovers:
                 (root / path).unlink()
                 lines.append(f"removed {path}")
-        changed = len(plan.stale) + len(plan.leftovers)
-        verb = "stale" if args.check else "rewritten"
-        progress.done(generator.name, f"{changed} {verb}" if changed else "up to date")
+        if args.check:
+            counts = [(len(plan.stale) + len(plan.leftovers), "stale")]
+        else:
+            counts = [(len(plan.stale), "rewritten"), (len(plan.leftovers), "removed")]
+        progress.done(generator.name, ", ".join(f"{n} {what}" for n, what in counts if n) or "up to date")
     sys.stdout.write("".join(f"{line}\n" for line in lines) or f"{total} generated files, all up to date\n")
     if args.check and lines:
         sys.stderr.write(f"{args.fleetobs_command}: {len(lines)} stale file(s); run {artefacts.EVERYTHING}\n")

@@ -99,8 +99,11 @@ def test_check_lists_each_stale_file_with_its_command_and_writes_nothing(
     summary = "fleetobs generate: 3 stale file(s); run fleetobs generate"
     assert err.splitlines() == [*progress(outcomes), summary]
     assert generated(tree) == before
-    code, out, _ = run(["generate", "-q"], capsys)
+    code, out, err = run(["generate"], capsys)
     assert code == 0
+    outcomes[4] = "1 removed"
+    outcomes[0] = outcomes[7] = "1 rewritten"
+    assert err.splitlines() == progress(outcomes)
     assert out.splitlines() == [
         "wrote docs/metrics.md",
         "removed compose/grafana/dashboards/fleetobs-retired.json",
