@@ -14,20 +14,22 @@ from instrumentation.lifecycle import on_reset
 RAISE_INTERNAL_ERRORS = False
 _reported: set[str] = set()
 # Set by the metrics package (a layer above this one) to count each failure by place.
-_counter: list[Callable[[str], None]] = []
+_counter: Callable[[str], None] | None = None
 logger = logging.getLogger("fleetobs.internal")
 
 
 def count_with(counter: Callable[[str], None]) -> None:
     """Count every internal error with ``counter(where)``; it must never raise."""
-    _counter[:] = [counter]
+    global _counter
+    _counter = counter
 
 
 def internal_error(exc: BaseException, where: str) -> None:
     """Handle an exception raised inside the instrumentation at ``where``: counted, logged once."""
     if RAISE_INTERNAL_ERRORS:
         raise exc
-    for counter in _counter:
+    counter = _counter
+    if counter is not None:
         counter(where)
     key = f"{where}:{type(exc).__name__}"
     if key not in _reported:

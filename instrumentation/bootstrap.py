@@ -14,8 +14,6 @@ from instrumentation import logging as fleet_logging
 from instrumentation._safety import internal_error
 from instrumentation.metrics import runtime
 
-_started = {"value": False}
-
 
 def start() -> None:
     settings = conf.get_settings()
@@ -40,7 +38,6 @@ def start() -> None:
         _instrument_celery()
     except Exception as exc:  # noqa: BLE001
         internal_error(exc, "bootstrap.celery")
-    _started["value"] = True
 
 
 def _instrument_celery() -> None:
@@ -61,4 +58,3 @@ def stop() -> None:
     if importlib.util.find_spec("celery") is not None:
         celery.uninstrument()
         celery_worker.uninstrument()
-    _started["value"] = False

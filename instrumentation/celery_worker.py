@@ -16,12 +16,15 @@ from typing import Any
 
 from instrumentation._process import MULTIPROCESS_DIR_ENV, multiprocess_dir
 from instrumentation._safety import internal_error
+from instrumentation.lifecycle import on_reset
 from instrumentation.metrics import multiprocess, registry
 
-_state: dict[str, Any] = {"connected": False, "server": None}
+_connected = False
+_server: Any = None  # the metrics port's server, in a worker's main process
 
 
 def _on_worker_init(**kwargs: Any) -> None:
+    global _server
     port = os.environ.get("FLEETOBS_METRICS_PORT")
     if not port:
         return
@@ -35,7 +38,7 @@ def _on_worker_init(**kwargs: Any) -> None:
         served = CollectorRegistry()
         served.register(multiprocess.FleetCollector())
         address = os.environ.get("FLEETOBS_METRICS_ADDRESS", "0.0.0.0")  # noqa: S104 - scraped from outside
-        _state["server"] = start_http_server(int(port), addr=address, registry=served)
+        _server = start_http_server(int(port), addr=address, registry=served)
     except Exception as exc:  # noqa: BLE001 - a worker must start even without its metrics port
         internal_error(exc, "celery_worker.serve")
 
@@ -50,7 +53,8 @@ def _on_process_shutdown(**kwargs: Any) -> None:
 
 def instrument() -> bool:
     """Connect to Celery's worker signals; ``False`` when Celery is not installed."""
-    if _state["connected"]:
+    global _connected
+    if _connected:
         return True
     try:
         from celery import signals
@@ -60,15 +64,18 @@ def instrument() -> bool:
     signals.worker_process_shutdown.connect(
         _on_process_shutdown, weak=False, dispatch_uid="fleetobs-worker-process-shutdown"
     )
-    _state["connected"] = True
+    _connected = True
     return True
 
 
+@on_reset
 def uninstrument() -> None:
-    if not _state["connected"]:
+    """Disconnect from Celery's worker signals."""
+    global _connected
+    if not _connected:
         return
     from celery import signals
 
     signals.worker_init.disconnect(dispatch_uid="fleetobs-worker-init")
     signals.worker_process_shutdown.disconnect(dispatch_uid="fleetobs-worker-process-shutdown")
-    _state["connected"] = False
+    _connected = False

@@ -14,7 +14,7 @@ from instrumentation.lifecycle import on_reset
 from instrumentation.metrics.registry import get
 
 REFRESH_SECONDS = 60.0
-_last_refresh: list[float] = []
+_last_refresh: float | None = None  # monotonic seconds
 
 
 def unapplied(alias: str) -> int:
@@ -26,10 +26,11 @@ def unapplied(alias: str) -> int:
 
 
 def refresh_if_stale() -> None:
+    global _last_refresh
     now = time.monotonic()
-    if _last_refresh and now - _last_refresh[0] < REFRESH_SECONDS:
+    if _last_refresh is not None and now - _last_refresh < REFRESH_SECONDS:
         return
-    _last_refresh[:] = [now]
+    _last_refresh = now
     from django.db import DatabaseError, connections
 
     gauge = get("fleetobs_django_migrations_unapplied")
@@ -44,4 +45,5 @@ def refresh_if_stale() -> None:
 
 @on_reset
 def reset() -> None:
-    _last_refresh.clear()
+    global _last_refresh
+    _last_refresh = None
