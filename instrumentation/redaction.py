@@ -131,6 +131,10 @@ _BRACKETS = {"[": "]", "(": ")", "{": "}"}
 _QUOTES_AND_BRACKETS = "\\\"'[({"
 _BRACKET_TOKEN = re.compile(r"""[\[\](){}]|(?<!\\)(\\*+)(["'])""")
 _KEY_CACHE_LIMIT = 4096
+#: Short values seen again (a method, a path, a user agent, a logger's message) are redacted once
+#: and remembered: at most this many, of at most ``_VALUE_CACHE_LENGTH`` characters.
+_VALUE_CACHE_LIMIT = 2048
+_VALUE_CACHE_LENGTH = 256
 #: Items of a list, or keys of a mapping, a log value keeps (a huge structure would make a line
 #: of megabytes); the rest is counted in a marker.
 MAX_ITEMS = 100
@@ -195,6 +199,8 @@ class Redactor:
         self.pii_masking = pii_masking
         self.max_value_length = max_value_length
         self._key_cache: dict[str, bool] = {}
+        self._value_cache: dict[str, str] = {}
+        self._text_cache: dict[str, str] = {}
         if words:
             alternatives = "|".join(re.escape(w) for w in words)
             # A word that ends a word of the key, possibly numbered (``password2``); a plural only
@@ -450,21 +456,42 @@ class Redactor:
         return truncate(value, self.max_value_length if limit is None else limit)
 
     def redact_and_clean(self, value: str) -> str:
-        """``clean(redact_text(value))``, returned at once for the usual value that needs neither."""
+        """``clean(redact_text(value))``, returned at once for the usual value that needs neither,
+        and remembered for a short value (most repeat from line to line)."""
+        short = len(value) <= _VALUE_CACHE_LENGTH
+        if short:
+            known = self._value_cache.get(value)
+            if known is not None:
+                return known
         if (
             len(value) <= self.max_value_length
             and not self.pii_masking
             and value.isprintable()
             and not self._suspect(value.lower())
         ):
-            return value
-        return self._redact_bounded(value, multiline=False, limit=self.max_value_length)
+            result = value
+        else:
+            result = self._redact_bounded(value, multiline=False, limit=self.max_value_length)
+        if short:
+            if len(self._value_cache) >= _VALUE_CACHE_LIMIT:
+                self._value_cache.clear()
+            self._value_cache[value] = result
+        return result
 
     def clean_text(self, value: str, *, limit: int | None = None) -> str:
-        """Redact secrets in free text, then clean it keeping newlines."""
-        return self._redact_bounded(
-            value, multiline=True, limit=self.max_value_length if limit is None else limit
-        )
+        """Redact secrets in free text, then clean it keeping newlines (a short message, which
+        most lines repeat, is redacted once and remembered)."""
+        if limit is not None or len(value) > _VALUE_CACHE_LENGTH:
+            return self._redact_bounded(
+                value, multiline=True, limit=self.max_value_length if limit is None else limit
+            )
+        known = self._text_cache.get(value)
+        if known is None:
+            known = self._redact_bounded(value, multiline=True, limit=self.max_value_length)
+            if len(self._text_cache) >= _VALUE_CACHE_LIMIT:
+                self._text_cache.clear()
+            self._text_cache[value] = known
+        return known
 
     def _redact_bounded(self, value: str, *, multiline: bool, limit: int) -> str:
         """``clean(redact_text(value))`` that scans at most ``SCAN_FACTOR`` x ``limit`` characters."""
