@@ -79,6 +79,15 @@ LOG_FIELDS: tuple[LogField, ...] = (
     LogField("task.id", "keyword", "Id of the background task being run."),
     LogField("db.statement", "keyword", "Normalised SQL statement (literals stripped)."),
     LogField("db.query_count", "long", "Times the statement ran in the request (N+1 warnings)."),
+    LogField("websocket.close.code", "integer", "Close code of a WebSocket connection (absent if none)."),
+    LogField(
+        "websocket.close.reason",
+        "keyword",
+        "Why a WebSocket connection closed: the close code's class (normal, going_away, ...).",
+    ),
+    LogField("websocket.closed_by", "keyword", "Who closed a WebSocket connection: client or server."),
+    LogField("websocket.messages.received", "long", "Messages a WebSocket connection received."),
+    LogField("websocket.messages.sent", "long", "Messages a WebSocket connection sent."),
     LogField("labels", "flattened", "Any other key-value context the application bound."),
 )
 

@@ -259,9 +259,13 @@ def test_one_log_line_per_connection_close_with_the_trace_ids(application: Any, 
     assert line["trace"]["id"] == f"{span.context.trace_id:032x}"
     assert line["span"]["id"] == f"{span.context.span_id:016x}"
     assert line["event"]["duration"] > 0
-    labels = line["labels"]
-    assert labels["websocket.messages.received"] == 3
-    assert labels["websocket.close.reason"] == "normal"
+    # Catalogued fields, typed in the index template, not free-form labels.
+    assert line["websocket"] == {
+        "close": {"code": 1000, "reason": "normal"},
+        "closed_by": "client",
+        "messages": {"received": 3, "sent": 3},
+    }
+    assert "labels" not in line
 
 
 def test_metrics_off_records_nothing(application: Any) -> None:
