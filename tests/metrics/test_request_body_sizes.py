@@ -18,6 +18,7 @@ from django.test import Client
 
 from instrumentation.logging.testing import CapturedLogs
 from instrumentation.testing import get_sample_value
+from tests.support.asgi import http_scope
 
 CHUNKS = [b"a" * 1000, b"b" * 2000, b"c" * 345]
 SIZE = "http_server_request_body_size_bytes"
@@ -45,20 +46,7 @@ async def _post_in_chunks(path: str, chunks: list[bytes], headers: list[tuple[by
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"testserver"), *headers],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
+    scope = http_scope("POST", path, headers)
     await asyncio.wait_for(application(scope, receive, send), timeout=30)
     return sent
 

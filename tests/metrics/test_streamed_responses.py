@@ -21,6 +21,7 @@ from instrumentation.catalog import CLIENT_CLOSED_REQUEST
 from instrumentation.logging.testing import CapturedLogs
 from instrumentation.testing import get_sample_value
 from tests.project.views_responses import EVENT, STREAM_BYTES, StreamBrokenError
+from tests.support.asgi import http_scope
 
 STREAM = "fleetobs_http_server_stream_duration_seconds"
 REQUEST = "http_server_request_duration_seconds"
@@ -105,20 +106,7 @@ async def _serve_until_disconnect(path: str, events_before_leaving: int) -> list
         if len(bodies) >= events_before_leaving:
             enough.set()
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"testserver")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
+    scope = http_scope("GET", path)
     await asyncio.wait_for(application(scope, receive, send), timeout=30)
     return sent
 
