@@ -77,6 +77,7 @@ class ProcessThread:
         self._lock = threading.Lock()
         self._pid: int | None = None
         self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
         _threads.add(self)
 
     def running_here(self) -> bool:
@@ -97,17 +98,23 @@ class ProcessThread:
             if self._on_start is not None:
                 with contextlib.suppress(Exception):  # a failing first step must not stop the rest
                     self._on_start(forked)
+            thread = threading.Thread(target=self._run, args=(pid, stop), name=self.name, daemon=True)
             try:
-                threading.Thread(target=self._run, args=(pid, stop), name=self.name, daemon=True).start()
+                thread.start()
             except RuntimeError:  # no thread to be had now: a later call tries again
                 self._pid = None
+                return
+            self._thread = thread
 
     def stop(self) -> None:
-        """Stop this process's thread (it ends within one interval; a later :meth:`ensure`
-        starts another)."""
+        """Stop this process's thread and wait (briefly) for it to end; a later :meth:`ensure`
+        starts another."""
         with self._lock:
             self._pid = None
             self._stop.set()
+            thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=1.0)  # it wakes at once: its stop event is set
 
     def _run(self, pid: int, stop: threading.Event) -> None:
         while not stop.wait(self.interval) and self._pid == pid:
@@ -115,8 +122,10 @@ class ProcessThread:
                 self._step()
 
     def _after_fork_in_child(self) -> None:
-        # A lock held by a thread of the parent at fork time would never be released here.
+        # A lock held by a thread of the parent at fork time would never be released here, and
+        # the parent's thread does not exist in the child.
         self._lock = threading.Lock()
+        self._thread = None
 
 
 _threads: weakref.WeakSet[ProcessThread] = weakref.WeakSet()

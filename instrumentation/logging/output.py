@@ -26,7 +26,7 @@ import weakref
 from collections.abc import Callable
 
 from instrumentation import _process
-from instrumentation.lifecycle import on_reset
+from instrumentation.lifecycle import ProcessThread, on_reset
 
 __all__ = ["PIPE_BUF", "BatchedOutput", "flush_all", "reset", "unbuffered_in_this_process", "write_all"]
 
@@ -50,15 +50,13 @@ class BatchedOutput:
         self.interval = interval
         self._before_write = before_write
         self._init_process_state()
+        self._flusher = ProcessThread(FLUSHER_THREAD, interval, self._flush_pending)
         _live.add(self)
 
     def _init_process_state(self) -> None:
         self._lock = threading.Lock()
         self._pending: list[bytes] = []
         self._size = 0
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
-        self._pid = os.getpid()
 
     def write(self, line: bytes, urgent: bool = False) -> None:
         """Queue ``line`` (one or more whole lines); ``urgent`` writes it and the queue now."""
@@ -75,8 +73,7 @@ class BatchedOutput:
             if urgent or self._size >= PIPE_BUF:
                 self._write_locked()
                 return
-        if self._thread is None:
-            self._start()
+        self._flusher.ensure()
 
     def flush(self) -> None:
         """Write everything pending now."""
@@ -97,27 +94,12 @@ class BatchedOutput:
 
     def close(self) -> None:
         """Write everything pending and stop the flush thread (a later line starts another)."""
-        with self._lock:
-            thread, self._thread = self._thread, None
-            stop, self._stop = self._stop, threading.Event()
-        stop.set()
+        self._flusher.stop()
         self.flush()
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=1.0)  # it wakes at once: the stop event is set
 
-    def _start(self) -> None:
-        with self._lock:
-            if self._thread is not None:
-                return
-            thread = threading.Thread(target=self._run, args=(self._stop,), name=FLUSHER_THREAD, daemon=True)
-            self._thread = thread
-        thread.start()
-
-    def _run(self, stop: threading.Event) -> None:
-        pid = self._pid
-        while self._pid == pid and not stop.wait(self.interval):
-            if self._pending:
-                self.flush()
+    def _flush_pending(self) -> None:
+        if self._pending:
+            self.flush()
 
     def _after_fork_in_child(self) -> None:
         # The parent wrote its lines before forking; a lock held by another thread of the
