@@ -5,23 +5,34 @@ outside any request, :func:`start_child` is one context lookup and returns ``Non
 caller skips the rest. The handle is a ``(span, context token)`` pair; :func:`end_child`
 records the exception (if any), ends the span and restores the previous context.
 
+Child spans are the per-query and per-cache-call cost, so under one of our own spans (a
+:class:`FastSpan`, the usual case) :func:`start_child` reads and sets OpenTelemetry's context
+variable itself: one lookup for the current span, one copy of the context for the new one,
+and the child's ``SpanContext`` built from its parent's without re-validating the ids. That is
+exactly what ``get_current_span``, ``set_span_in_context`` and ``attach`` do, minus their
+layers of calls; with another runtime context (``OTEL_PYTHON_CONTEXT``) or under someone
+else's span, the public API is used.
+
 :func:`current_ids` is the one place the logs and the exemplars get ``(trace_id, span_id)``.
 """
 
 from __future__ import annotations
 
-from contextvars import Token
+import random
+from contextvars import ContextVar, Token
 from typing import Any
 
 from opentelemetry import context as context_api
 from opentelemetry import trace as trace_api
 from opentelemetry.context import Context
+from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
 from opentelemetry.trace import SpanContext, SpanKind, TraceFlags, TraceState
+from opentelemetry.trace.propagation import _SPAN_KEY
 from opentelemetry.trace.status import Status, StatusCode
 
 from instrumentation.tracing.ids import new_span_id, new_trace_id, trace_hex
 from instrumentation.tracing.provider import TracingState
-from instrumentation.tracing.spans import FastSpan, exception_attributes, span_ids
+from instrumentation.tracing.spans import FastSpan, FrozenAttributes, exception_attributes, span_ids
 
 _get_current_span = trace_api.get_current_span
 _set_span_in_context = trace_api.set_span_in_context
@@ -32,6 +43,21 @@ _CLIENT = SpanKind.CLIENT
 _SAMPLED = TraceFlags(1)
 _NOT_SAMPLED = TraceFlags(0)
 _EMPTY_STATE = TraceState()
+_new_tuple = tuple.__new__
+_getrandbits = random.getrandbits  # as ids.new_span_id, without the call
+_set_item = dict.__setitem__
+
+
+def _context_variable() -> ContextVar[Context] | None:
+    """OpenTelemetry's context variable when its runtime context is the default one."""
+    runtime = getattr(context_api, "_RUNTIME_CONTEXT", None)
+    if type(runtime) is not ContextVarsRuntimeContext:
+        return None
+    variable = getattr(runtime, "_current_context", None)
+    return variable if isinstance(variable, ContextVar) else None
+
+
+_CONTEXT = _context_variable()
 
 ChildHandle = tuple[trace_api.Span, "Token[Context] | None"]
 
@@ -48,6 +74,31 @@ def start_child(
     state: TracingState, name: str, attributes: dict[str, Any], kind: SpanKind = _CLIENT
 ) -> ChildHandle | None:
     """Start and activate a child of the current span, only if the current span is recording."""
+    variable = _CONTEXT
+    if variable is not None and state.tracer is None:
+        context = variable.get()
+        current = context.get(_SPAN_KEY)
+        if type(current) is FastSpan:
+            if current._end is not None or not _wanted(state, attributes):  # ended: not recording
+                return None
+            parent = current._context
+            # SpanContext(trace_id, span_id, is_remote, flags, state, is_valid): the parent's
+            # ids are valid and a new span id is never 0.
+            span_id = _getrandbits(64) or new_span_id()
+            child = _new_tuple(SpanContext, (parent[0], span_id, False, parent[3], parent[4], True))
+            if type(attributes) is FrozenAttributes:
+                span = FastSpan(name, child, parent, kind, attributes, state.sink, shared=True)
+            else:
+                span = FastSpan(name, child, parent, kind, dict(attributes), state.sink)
+            activated = Context(context)
+            _set_item(activated, _SPAN_KEY, span)  # Context refuses item assignment; this is a copy
+            return span, variable.set(activated)
+    return _start_child(state, name, attributes, kind)
+
+
+def _start_child(
+    state: TracingState, name: str, attributes: dict[str, Any], kind: SpanKind
+) -> ChildHandle | None:
     current = _get_current_span()
     if not current.is_recording() or not _wanted(state, attributes):
         return None
@@ -110,7 +161,14 @@ def end_child(handle: ChildHandle, exc: BaseException | None = None) -> None:
         span.end()
     finally:
         if token is not None:
-            _detach(token)
+            variable = _CONTEXT
+            if variable is not None and token.var is variable:
+                try:
+                    variable.reset(token)
+                except (ValueError, RuntimeError):  # made in another context, or used: logged by detach
+                    _detach(token)
+            else:
+                _detach(token)
 
 
 def add_event(name: str, attributes: dict[str, Any]) -> None:

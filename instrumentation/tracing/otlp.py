@@ -200,6 +200,21 @@ def _key_values(
     return b"".join(parts), dropped
 
 
+#: Encoded span attributes of :class:`~.spans.FrozenAttributes` dicts that spans share (one
+#: per database statement), by the dict's id, with the dict itself kept to check the id.
+_shared_fields: dict[int, tuple[Mapping[str, Any], bytes, int]] = {}
+
+
+def _shared_key_values(attributes: Mapping[str, Any]) -> tuple[bytes, int]:
+    found = _shared_fields.get(id(attributes))
+    if found is None or found[0] is not attributes:
+        encoded, dropped = _key_values(attributes, _T9_LD)
+        if len(_shared_fields) >= _CACHE_LIMIT:
+            _shared_fields.clear()
+        found = _shared_fields[id(attributes)] = (attributes, encoded, dropped)
+    return found[1], found[2]
+
+
 def encode_attributes(attributes: Mapping[str, Any]) -> bytes:
     """Repeated ``KeyValue`` fields numbered 1 (as in ``Resource``), unbounded."""
     return _key_values(attributes, _T1_LD, 1 << 31)[0]
@@ -213,6 +228,7 @@ def clear_caches() -> None:
     """Forget encoded fields (their bytes depend on the limits in force)."""
     _kv_caches.clear()
     _names.clear()
+    _shared_fields.clear()
 
 
 def _status(code: int, message: str | None) -> bytes:
@@ -286,17 +302,20 @@ def _span(
     links: bytes,
     status: bytes,
     dropped: tuple[int, int, int] = (0, 0, 0),
+    encoded_attributes: tuple[bytes, int] | None = None,
 ) -> bytes:
-    trace_state = context.trace_state
+    # A SpanContext is a tuple (trace_id, span_id, is_remote, trace_flags, trace_state, is_valid):
+    # indexing it skips a Python property call per field, on every span.
+    trace_state = context[4]
     parent_field = b""
     remote = False
     if parent is not None:
-        parent_field = _PARENT_ID_PREFIX + parent.span_id.to_bytes(8, "big")
-        remote = parent.is_remote
-    attributes_bytes, more = _key_values(attributes, _T9_LD)
+        parent_field = _PARENT_ID_PREFIX + parent[1].to_bytes(8, "big")
+        remote = parent[2]
+    attributes_bytes, more = encoded_attributes or _key_values(attributes, _T9_LD)
     dropped_attributes, dropped_events, dropped_links = dropped
     dropped_attributes += more
-    flags_key = (context.trace_flags & 0xFF, remote)
+    flags_key = (context[3] & 0xFF, remote)
     flags = _flag_fields.get(flags_key)
     if flags is None:
         value = flags_key[0] | _HAS_IS_REMOTE | (_IS_REMOTE if remote else 0)
@@ -304,20 +323,22 @@ def _span(
     return b"".join(
         (
             _TRACE_ID_PREFIX,
-            context.trace_id.to_bytes(16, "big"),
+            context[0].to_bytes(16, "big"),
             _SPAN_ID_PREFIX,
-            context.span_id.to_bytes(8, "big"),
+            context[1].to_bytes(8, "big"),
             _ld(_T3_LD, trace_state.to_header().encode()) if trace_state else b"",
             parent_field,
-            _name_field(name),
+            _names.get(name) or _name_field(name),
             _KINDS.get(kind) or _T6_VARINT + _varint(kind + 1),
             _pack_times(_T7_FIXED64, start, _T8_FIXED64, end),  # start/end_time_unix_nano
             attributes_bytes,
-            _count(b"\x50", dropped_attributes),  # dropped_attributes_count = 10
+            _count(b"\x50", dropped_attributes)
+            if dropped_attributes
+            else b"",  # dropped_attributes_count = 10
             events,
-            _count(_T12_VARINT, dropped_events),
+            _count(_T12_VARINT, dropped_events) if dropped_events else b"",
             links,
-            _count(_T14_VARINT, dropped_links),
+            _count(_T14_VARINT, dropped_links) if dropped_links else b"",
             status,
             flags,
         )
@@ -338,6 +359,7 @@ def encode_fast_span(span: FastSpan) -> bytes:
         _links(span._links) if span._links else b"",
         b"" if status is _UNSET else _status(status.status_code.value, status.description),
         (0, span._dropped_events, span._dropped_links),
+        None if span._own else _shared_key_values(span._attributes),
     )
 
 

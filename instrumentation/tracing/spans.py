@@ -146,6 +146,19 @@ def _last_lines(text: str, limit: int) -> str:
     return "".join(reversed(kept))
 
 
+class FrozenAttributes(dict[str, Any]):
+    """Span attributes that many spans share (every query of one statement): never changed, so a
+    span keeps a reference rather than a copy (copied on its first write) and the encoder keeps
+    their bytes."""
+
+    __slots__ = ()
+
+    def _frozen(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("FrozenAttributes cannot be changed")
+
+    __setitem__ = __delitem__ = update = setdefault = pop = popitem = clear = __ior__ = _frozen  # type: ignore[assignment]
+
+
 class FastSpan(trace_api.Span):
     """A sampled, recording span owned by the thread that started it."""
 
@@ -160,6 +173,7 @@ class FastSpan(trace_api.Span):
         "_kind",
         "_links",
         "_name",
+        "_own",
         "_parent",
         "_sink",
         "_start",
@@ -175,12 +189,17 @@ class FastSpan(trace_api.Span):
         attributes: dict[str, Any],
         sink: Callable[[FastSpan], None],
         start_time: int | None = None,
+        shared: bool = False,
     ) -> None:
         self._name = name
         self._context = context
         self._parent = parent
         self._kind = kind
         self._attributes = attributes
+        #: ``shared``: ``attributes`` belongs to the caller, who never changes it (the same dict
+        #: for every query of one statement); copied on the first write. The encoder keeps the
+        #: bytes of such a dict.
+        self._own = not shared
         self._sink = sink
         self._start = start_time or _time_ns()
         self._end: int | None = None
@@ -202,11 +221,17 @@ class FastSpan(trace_api.Span):
 
     def set_attributes(self, attributes: Mapping[str, types.AnyValue]) -> None:
         if self._end is None:
-            self._attributes.update(attributes)
+            self._writable().update(attributes)
 
     def set_attribute(self, key: str, value: types.AnyValue) -> None:
         if self._end is None:
-            self._attributes[key] = value
+            self._writable()[key] = value
+
+    def _writable(self) -> dict[str, Any]:
+        if not self._own:
+            self._attributes = dict(self._attributes)
+            self._own = True
+        return self._attributes
 
     def add_event(self, name: str, attributes: types.Attributes = None, timestamp: int | None = None) -> None:
         if self._end is not None:
@@ -283,6 +308,11 @@ class FastSpan(trace_api.Span):
     @property
     def attributes(self) -> Mapping[str, Any]:
         return self._attributes
+
+    @property
+    def shares_attributes(self) -> bool:
+        """Whether :attr:`attributes` is still the caller's shared dict (never written since)."""
+        return not self._own
 
     @property
     def status(self) -> Status:
