@@ -13,6 +13,12 @@ parameters (a generator for ``executemany`` included) reach the driver as given,
 driver's own errors reach the caller unchanged. Only a text copy of the statement, made once
 per distinct statement, feeds the telemetry; if that copy cannot be made the query still runs
 and the failure is counted as an internal error.
+
+Per query, the wrapper does lookups, not work. Each database (alias) keeps a bounded dict from
+statement text to a :class:`_Statement` made the first time that text runs there: the verb, the
+statement without literals, the span's name and attributes, and the duration histogram's label
+child. What is left per query is the child span, one histogram observation and one count in the
+request's tally.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from instrumentation.metrics import enabled as metrics_enabled
 from instrumentation.metrics import fast
 from instrumentation.metrics.registry import get
 from instrumentation.sql_literals import strip_literals
+from instrumentation.tracing.spans import FrozenAttributes
 
 _OPERATIONS = frozenset(
     {
@@ -59,6 +66,7 @@ _OPERATIONS = frozenset(
     }
 )
 _MAX_CACHED = 4096
+_perf_counter = time.perf_counter
 
 
 class RequestQueries:
@@ -78,9 +86,53 @@ class RequestQueries:
         return (statement, count) if count > threshold else None
 
 
+class _Statement:
+    """One statement text as one database runs it: what its queries' telemetry needs."""
+
+    __slots__ = ("attributes", "duration", "operation", "span_name")
+
+    def __init__(self, database: _Database, text: str) -> None:
+        operation, statement = statement_info(text, database.vendor)
+        self.operation = operation
+        self.span_name = f"{operation} {database.alias}"
+        #: Shared by every span of this statement (a span copies them on its first write).
+        self.attributes = FrozenAttributes(
+            {
+                "db.system": database.vendor,
+                "db.namespace": database.namespace,
+                "db.operation.name": operation,
+                "db.query.text": statement,
+            }
+        )
+        #: The duration histogram's label child, made when a query is first measured.
+        self.duration: Any = None
+
+
+class _Database:
+    """One connection alias: its vendor and name, and its statements seen so far (bounded)."""
+
+    __slots__ = ("alias", "name", "namespace", "statements", "vendor")
+
+    def __init__(self, connection: BaseDatabaseWrapper) -> None:
+        self.alias: str = connection.alias
+        self.vendor: str = connection.vendor
+        # Kept to notice a change (the test runner renames the database in place).
+        self.name = connection.settings_dict.get("NAME")
+        self.namespace = str(self.name or "")
+        self.statements: dict[str, _Statement] = {}
+
+    def add(self, text: str) -> _Statement:
+        found = _Statement(self, text)
+        if len(self.statements) >= _MAX_CACHED:
+            self.statements.clear()
+        self.statements[text] = found
+        return found
+
+
 _current: ContextVar[RequestQueries | None] = ContextVar("fleetobs_queries", default=None)
 _statement_cache: dict[str, tuple[str, str]] = {}
 _children: dict[tuple[str, str, str], Any] = {}
+_databases: dict[str, _Database] = {}
 _state: dict[str, Any] = {"installed": False, "connect": None}
 
 
@@ -137,6 +189,19 @@ def statement_info(sql: str, vendor: str | None = None) -> tuple[str, str]:
     return found
 
 
+def _statement(connection: BaseDatabaseWrapper, text: str) -> _Statement:
+    """What the telemetry of a query of ``text`` on ``connection`` needs (two lookups, usually)."""
+    database = _databases.get(connection.alias)
+    if (
+        database is None
+        or database.vendor != connection.vendor
+        or database.name is not connection.settings_dict.get("NAME")
+    ):
+        database = _databases[connection.alias] = _Database(connection)
+    found = database.statements.get(text)
+    return found if found is not None else database.add(text)
+
+
 def _duration_child(alias: str, vendor: str, operation: str) -> Any:
     key = (alias, vendor, operation)
     child = _children.get(key)
@@ -154,20 +219,12 @@ def _execute_wrapper(
     try:
         connection = context["connection"]
         text = sql if type(sql) is str else statement_text(sql, context.get("cursor"))
-        operation, statement = statement_info(text, connection.vendor)
-        span = tracing.start_span(
-            f"{operation} {connection.alias}",
-            {
-                "db.system": connection.vendor,
-                "db.namespace": str(connection.settings_dict.get("NAME") or ""),
-                "db.operation.name": operation,
-                "db.query.text": statement,
-            },
-        )
+        entry = _statement(connection, text)
+        span = tracing.start_span(entry.span_name, entry.attributes)
     except Exception as exc:  # noqa: BLE001 - the query must run whatever telemetry does
         internal_error(exc, "db.span")
         return execute(sql, params, many, context)  # recorded nowhere: better than not run
-    start = time.perf_counter()
+    start = _perf_counter()
     error: BaseException | None = None
     try:
         return execute(sql, params, many, context)
@@ -175,10 +232,15 @@ def _execute_wrapper(
         error = exc
         raise
     finally:
-        elapsed = time.perf_counter() - start
+        elapsed = _perf_counter() - start
         try:
             if metrics_enabled():
-                _duration_child(connection.alias, connection.vendor, operation).observe(elapsed)
+                duration = entry.duration
+                if duration is None:
+                    duration = entry.duration = _duration_child(
+                        connection.alias, connection.vendor, entry.operation
+                    )
+                duration.observe(elapsed)
                 if error is not None:
                     get("fleetobs_db_errors").labels(
                         connection.alias, connection.vendor, type(error).__name__
@@ -247,3 +309,4 @@ def uninstrument() -> None:
 def reset() -> None:
     _statement_cache.clear()
     _children.clear()
+    _databases.clear()
