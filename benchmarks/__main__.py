@@ -23,7 +23,7 @@ def _log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-#: ``--configs`` / ``--rounds``: narrow the overhead section (e.g. while optimising one path).
+#: ``--configs`` / ``--rounds`` / ``--views``: narrow the overhead section (e.g. while optimising one path).
 _overrides: dict[str, Any] = {}
 
 
@@ -37,6 +37,8 @@ def run_overhead(quick: bool) -> dict[str, Any]:
         plan.configs = _overrides["configs"]
     if _overrides.get("rounds"):
         plan.rounds = _overrides["rounds"]
+    if _overrides.get("views"):
+        plan.views = _overrides["views"]
     return overhead.run(plan, _log)
 
 
@@ -201,6 +203,11 @@ def main(argv: list[str] | None = None) -> int:
         "--configs", help=f"overhead configurations, comma-separated (known: {', '.join(configs.CONFIGS)})"
     )
     parser.add_argument("--rounds", type=int, help="overhead rounds")
+    parser.add_argument(
+        "--views",
+        help=f"overhead views, comma-separated (known: {', '.join(overhead.VIEWS)}); raw-5,raw-50 "
+        "alone give the cost per query",
+    )
     args = parser.parse_args(argv)
     if args.configs:
         chosen = tuple(c.strip() for c in args.configs.split(",") if c.strip())
@@ -212,8 +219,14 @@ def main(argv: list[str] | None = None) -> int:
         _overrides["configs"] = chosen
     if args.rounds:
         _overrides["rounds"] = args.rounds
-    if (args.configs or args.rounds) and not args.output and not args.quick:
-        parser.error("--configs/--rounds give a partial run: pass --output (and --docs if wanted)")
+    if args.views:
+        views = tuple(v.strip() for v in args.views.split(",") if v.strip())
+        unknown_views = [v for v in views if v not in overhead.VIEWS]
+        if unknown_views:
+            parser.error(f"unknown views: {', '.join(unknown_views)}")
+        _overrides["views"] = views
+    if (args.configs or args.rounds or args.views) and not args.output and not args.quick:
+        parser.error("--configs/--rounds/--views give a partial run: pass --output (and --docs if wanted)")
 
     output = args.output or RESULTS / ("quick.json" if args.quick else "latest.json")
     # The page shows a full run: a quick run or one written elsewhere (--output) leaves it alone.
