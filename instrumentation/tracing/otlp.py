@@ -46,7 +46,7 @@ from typing import Any
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import SpanContext
+from opentelemetry.trace import SpanContext, SpanKind
 
 from instrumentation.tracing.spans import _UNSET, LIMITS, FastSpan
 
@@ -276,6 +276,7 @@ _TRACE_ID_PREFIX = b"\x0a\x10"  # field 1, 16 bytes
 _SPAN_ID_PREFIX = b"\x12\x08"  # field 2, 8 bytes
 _PARENT_ID_PREFIX = b"\x22\x08"  # field 4, 8 bytes
 _KINDS = {value: _T6_VARINT + _varint(value + 1) for value in range(5)}  # API INTERNAL=0, OTLP's is 1
+_KIND_FIELDS = {kind: _KINDS[kind.value] for kind in SpanKind}
 _names: dict[str, bytes] = {}
 _flag_fields: dict[tuple[int, bool], bytes] = {}
 
@@ -315,11 +316,7 @@ def _span(
     attributes_bytes, more = encoded_attributes or _key_values(attributes, _T9_LD)
     dropped_attributes, dropped_events, dropped_links = dropped
     dropped_attributes += more
-    flags_key = (context[3] & 0xFF, remote)
-    flags = _flag_fields.get(flags_key)
-    if flags is None:
-        value = flags_key[0] | _HAS_IS_REMOTE | (_IS_REMOTE if remote else 0)
-        flags = _flag_fields[flags_key] = _T16_FIXED32 + _pack_i(value)
+    flags = _flags(context[3], remote)
     return b"".join(
         (
             _TRACE_ID_PREFIX,
@@ -345,8 +342,57 @@ def _span(
     )
 
 
+def _flags(trace_flags: int, remote: bool) -> bytes:
+    key = (trace_flags & 0xFF, remote)
+    flags = _flag_fields.get(key)
+    if flags is None:
+        value = key[0] | _HAS_IS_REMOTE | (_IS_REMOTE if remote else 0)
+        flags = _flag_fields[key] = _T16_FIXED32 + _pack_i(value)
+    return flags
+
+
+def _plain_fast_span(span: FastSpan) -> bytes:
+    """A span with attributes only (no events, links, status or drops): most child spans.
+
+    The fields :func:`_span` writes, in the same order, without its general cases.
+    """
+    context = span._context  # (trace_id, span_id, is_remote, trace_flags, trace_state, is_valid)
+    parent = span._parent
+    trace_state = context[4]
+    if parent is None:
+        parent_field = b""
+        flags = _flags(context[3], False)
+    else:
+        parent_field = _PARENT_ID_PREFIX + parent[1].to_bytes(8, "big")
+        flags = _flags(context[3], parent[2])
+    attributes = span._attributes
+    attributes_bytes, dropped = (
+        _key_values(attributes, _T9_LD) if span._own else _shared_key_values(attributes)
+    )
+    name = span._name
+    start = span._start
+    return b"".join(
+        (
+            _TRACE_ID_PREFIX,
+            context[0].to_bytes(16, "big"),
+            _SPAN_ID_PREFIX,
+            context[1].to_bytes(8, "big"),
+            _ld(_T3_LD, trace_state.to_header().encode()) if trace_state else b"",
+            parent_field,
+            _names.get(name) or _name_field(name),
+            _KIND_FIELDS[span._kind],
+            _pack_times(_T7_FIXED64, start, _T8_FIXED64, span._end or start),
+            attributes_bytes,
+            _count(b"\x50", dropped) if dropped else b"",
+            flags,
+        )
+    )
+
+
 def encode_fast_span(span: FastSpan) -> bytes:
     status = span._status
+    if not (span._events or span._links or span._dropped_events or span._dropped_links) and status is _UNSET:
+        return _plain_fast_span(span)
     return _span(
         span._name,
         span._context,

@@ -26,7 +26,7 @@ from opentelemetry.trace import Link, SpanContext, SpanKind, TraceFlags, TraceSt
 from opentelemetry.trace.status import Status, StatusCode
 
 from instrumentation.tracing import otlp
-from instrumentation.tracing.spans import FastSpan
+from instrumentation.tracing.spans import FastSpan, FrozenAttributes
 
 LIMITS = SpanLimits(
     max_span_attributes=6,
@@ -216,4 +216,32 @@ def test_fast_spans_encode_as_the_sdk_encodes_their_sdk_form(
     span.end(2_000)
     ours = _normalised(_ours([span], resource, scope), ours=True)
     theirs = _normalised(encode_spans([span.to_readable(resource, scope)]), ours=False)
+    assert ours == theirs
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    attributes=attribute_maps,
+    name=texts,
+    parent=st.one_of(st.none(), contexts),
+    kind=st.sampled_from(SpanKind),
+    shared=st.booleans(),
+)
+def test_plain_fast_spans_encode_as_the_sdk_encodes_their_sdk_form(
+    attributes: dict[str, Any], name: str, parent: SpanContext | None, kind: SpanKind, shared: bool
+) -> None:
+    """Spans with attributes only (most child spans, encoded by a shorter path), their attributes
+    their own or shared with other spans (a database statement's)."""
+    resource = Resource({"service.name": "shop"})
+    scope = InstrumentationScope("fleetobs", "1.0")
+    context = SpanContext(0x0AF7651916CD43DD8448EB211C80319C, 0xB7AD6B7169203331, False, TraceFlags(1))
+    given_attributes = FrozenAttributes(attributes) if shared else dict(attributes)
+    spans = [
+        FastSpan(name, context, parent, kind, given_attributes, lambda s: None, 1_000, shared=shared)
+        for _ in range(2)  # the second one reuses what the encoder kept of shared attributes
+    ]
+    for span in spans:
+        span.end(2_000)
+    ours = _normalised(_ours(spans, resource, scope), ours=True)
+    theirs = _normalised(encode_spans([span.to_readable(resource, scope) for span in spans]), ours=False)
     assert ours == theirs
