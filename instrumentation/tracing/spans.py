@@ -158,6 +158,9 @@ class FrozenAttributes(dict[str, Any]):
 
     __setitem__ = __delitem__ = update = setdefault = pop = popitem = clear = __ior__ = _frozen  # type: ignore[assignment]
 
+    def __reduce__(self) -> tuple[type[dict[str, Any]], tuple[dict[str, Any]]]:
+        return dict, (dict(self),)  # a copy (copy, deepcopy, pickle) is a plain, changeable dict
+
 
 class FastSpan(trace_api.Span):
     """A sampled, recording span owned by the thread that started it."""

@@ -8,6 +8,8 @@ and that a renamed database is seen.
 
 from __future__ import annotations
 
+import copy
+import pickle
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,8 +22,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 from instrumentation import db, tracing
-
-pytestmark = pytest.mark.django_db
+from instrumentation.tracing.spans import FastSpan, FrozenAttributes
 
 SQL = "SELECT %s"
 
@@ -46,6 +47,7 @@ def _run(execute: Any, sql: str = SQL) -> None:
     db._execute_wrapper(execute, sql, [1], False, context)
 
 
+@pytest.mark.django_db
 def test_an_error_stays_on_its_own_query_span(request_span: InMemorySpanExporter) -> None:
     def fails(*args: Any) -> None:
         raise DatabaseError("locked")
@@ -70,6 +72,7 @@ def test_an_error_stays_on_its_own_query_span(request_span: InMemorySpanExporter
         }
 
 
+@pytest.mark.django_db
 def test_code_inside_the_query_sees_the_query_span(request_span: InMemorySpanExporter) -> None:
     seen: list[str] = []
 
@@ -91,6 +94,7 @@ def test_code_inside_the_query_sees_the_query_span(request_span: InMemorySpanExp
     assert annotated.parent.span_id == plain.parent.span_id
 
 
+@pytest.mark.django_db
 def test_a_renamed_database_is_seen(
     request_span: InMemorySpanExporter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -104,6 +108,7 @@ def test_a_renamed_database_is_seen(
     assert after.attributes["db.namespace"] == "renamed"
 
 
+@pytest.mark.django_db
 def test_the_statement_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(db, "_MAX_CACHED", 8)
     for index in range(20):
@@ -111,3 +116,26 @@ def test_the_statement_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None
     assert 0 < len(db._databases[connection.alias].statements) <= 8
     db.reset()
     assert db._databases == {}
+
+
+def test_shared_attributes_cannot_change_and_their_copies_can() -> None:
+    shared = FrozenAttributes({"db.system": "sqlite"})
+    with pytest.raises(TypeError):
+        shared["db.system"] = "postgresql"
+    with pytest.raises(TypeError):
+        shared.update({"x": 1})
+    for copied in (copy.copy(shared), copy.deepcopy(shared), pickle.loads(pickle.dumps(shared))):
+        copied["x"] = 1
+        assert copied == {"db.system": "sqlite", "x": 1}
+    span = FastSpan(
+        "SELECT default",
+        trace.INVALID_SPAN_CONTEXT,
+        None,
+        SpanKind.CLIENT,
+        shared,
+        lambda s: None,
+        shared=True,
+    )
+    span.set_attribute("x", 1)
+    assert dict(span.attributes) == {"db.system": "sqlite", "x": 1}
+    assert shared == {"db.system": "sqlite"}
