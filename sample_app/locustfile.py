@@ -79,7 +79,7 @@ class Shopper(HttpUser):
             self.product_ids = list(range(1, 51))
 
     def _csrf_headers(self) -> dict[str, str]:
-        return {"X-CSRFToken": self.client.cookies.get("csrftoken", "")}
+        return {"X-CSRFToken": self.client.cookies.get("csrftoken") or ""}
 
     @task(WEIGHTS["home"])
     def home(self) -> None:
