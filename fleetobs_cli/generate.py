@@ -63,6 +63,7 @@ def _generate(args: argparse.Namespace) -> int:
                 f"{path}: no generator writes it; run {artefacts.EVERYTHING} (it removes the file)"
                 for path in plan.leftovers
             ]
+            counts = [(len(plan.stale) + len(plan.leftovers), "stale")]
         else:
             for path in plan.stale:
                 target = root / path
@@ -72,9 +73,6 @@ def _generate(args: argparse.Namespace) -> int:
             for path in plan.leftovers:
                 (root / path).unlink()
                 lines.append(f"removed {path}")
-        if args.check:
-            counts = [(len(plan.stale) + len(plan.leftovers), "stale")]
-        else:
             counts = [(len(plan.stale), "rewritten"), (len(plan.leftovers), "removed")]
         progress.done(generator.name, ", ".join(f"{n} {what}" for n, what in counts if n) or "up to date")
     sys.stdout.write("".join(f"{line}\n" for line in lines) or f"{total} generated files, all up to date\n")

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
-from django.conf import settings as django_settings
-from django.core.checks import ERROR, CheckMessage
+from django.core.checks import CheckMessage
 from django.core.checks.registry import registry
 
 from instrumentation import checks
@@ -60,7 +59,6 @@ def findings(*, deploy: bool = False) -> list[Finding]:
     for check in registry.get_checks(include_deployment_checks=deploy):
         if getattr(check, "__module__", None) == checks.__name__:
             messages.extend(check(app_configs=None, databases=None))
-    silenced = set(getattr(django_settings, "SILENCED_SYSTEM_CHECKS", ()))
     base = _docs_base()
     return [
         Finding(
@@ -69,10 +67,10 @@ def findings(*, deploy: bool = False) -> list[Finding]:
             message=str(message.msg),
             fix=message.hint,
             docs=base + _PAGES.get(message.id or "", _DEFAULT_PAGE),
-            is_error=message.level >= ERROR,
+            is_error=message.is_serious(),
         )
         for message in sorted(messages, key=lambda m: (-m.level, m.id or ""))
-        if message.id not in silenced
+        if not message.is_silenced()
     ]
 
 
