@@ -92,7 +92,7 @@ class _Statement:
     __slots__ = ("attributes", "duration", "operation", "span_name")
 
     def __init__(self, database: _Database, text: str) -> None:
-        operation, statement = statement_info(text, database.vendor)
+        operation, statement = _parse(text, database.vendor)
         self.operation = operation
         self.span_name = f"{operation} {database.alias}"
         #: Shared by every span of this statement (a span copies them on its first write).
@@ -180,13 +180,18 @@ def statement_info(sql: str, vendor: str | None = None) -> tuple[str, str]:
     """
     found = _statement_cache.get(sql)
     if found is None:
-        head = sql.lstrip(" (\n\t").split(None, 1)
-        verb = head[0].upper() if head else ""
-        found = (verb if verb in _OPERATIONS else "OTHER", strip_literals(sql, vendor))
+        found = _parse(sql, vendor)
         if len(_statement_cache) >= _MAX_CACHED:
             _statement_cache.clear()
         _statement_cache[sql] = found
     return found
+
+
+def _parse(sql: str, vendor: str | None) -> tuple[str, str]:
+    """:func:`statement_info` without its cache (each database caches its own statements)."""
+    head = sql.lstrip(" (\n\t").split(None, 1)
+    verb = head[0].upper() if head else ""
+    return verb if verb in _OPERATIONS else "OTHER", strip_literals(sql, vendor)
 
 
 def _statement(connection: BaseDatabaseWrapper, text: str) -> _Statement:
