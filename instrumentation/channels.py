@@ -60,10 +60,10 @@ from django.urls.exceptions import Resolver404
 from opentelemetry.trace import SpanKind
 from opentelemetry.trace.status import Status, StatusCode
 
-from instrumentation import metrics
 from instrumentation._safety import internal_error
 from instrumentation.catalog import UNMATCHED_ROUTE
 from instrumentation.lifecycle import on_reset
+from instrumentation.metrics import enabled as metrics_enabled
 from instrumentation.metrics import get
 from instrumentation.tracing import children, provider
 from instrumentation.tracing.trust import resampled
@@ -79,12 +79,6 @@ Send = Callable[[Message], Awaitable[None]]
 DEFAULT_MAX_CONNECTIONS = 1000
 #: How deep the wrapper looks through middleware (``inner``) for the router.
 _MAX_DEPTH = 16
-#: The trace context headers read from the handshake (as ``request.META`` names them).
-_CONTEXT_HEADERS = {
-    b"traceparent": "HTTP_TRACEPARENT",
-    b"tracestate": "HTTP_TRACESTATE",
-    b"baggage": "HTTP_BAGGAGE",
-}
 _REASONS = {
     1000: "normal",
     1001: "going_away",
@@ -129,10 +123,6 @@ def reset() -> None:
     """Forget the cached metric children (tests; a new metrics registry)."""
     _children.clear()
     _children_of[0] = None
-
-
-def _metrics_on() -> bool:
-    return metrics.enabled()
 
 
 def _series(route: str) -> tuple[Any, Any, Any, Any]:
@@ -216,10 +206,10 @@ def _span_start(scope: Scope, route: str) -> Any:
     client = scope.get("client")
     meta: dict[str, Any] = {"REMOTE_ADDR": client[0] if client else ""}
     for name, value in scope.get("headers") or ():
-        key = _CONTEXT_HEADERS.get(bytes(name).lower())
-        if key is None:
-            key = "HTTP_" + bytes(name).decode("latin-1").upper().replace("-", "_")
-        meta[key] = bytes(value).decode("latin-1")
+        # as request.META names them (ASGI header names are lower case)
+        meta["HTTP_" + bytes(name).decode("latin-1").upper().replace("-", "_")] = bytes(value).decode(
+            "latin-1"
+        )
     parent, _base = state.extract(meta)
     if parent is not None and state.untrusted is not None and state.untrusted(meta):
         parent = resampled(parent, state.sampler.bound)
@@ -361,7 +351,7 @@ class _Connection:
 def _begin(app: Any, scope: Scope) -> _Connection | None:
     try:
         route = _route(app, scope)
-        series = _series(route) if _metrics_on() else None
+        series = _series(route) if metrics_enabled() else None
         connection = _Connection(route, series)
     except Exception as exc:  # noqa: BLE001
         internal_error(exc, "channels.begin")
@@ -393,7 +383,7 @@ class ObservedWebSockets:
     def _set_capacity(self) -> None:
         self._capacity_set = True
         try:
-            if _metrics_on():
+            if metrics_enabled():
                 get("fleetobs_websocket_connection_capacity").set(self.max_connections)
         except Exception as exc:  # noqa: BLE001
             internal_error(exc, "channels.capacity")

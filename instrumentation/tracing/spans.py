@@ -313,11 +313,6 @@ class FastSpan(trace_api.Span):
         return self._attributes
 
     @property
-    def shares_attributes(self) -> bool:
-        """Whether :attr:`attributes` is still the caller's shared dict (never written since)."""
-        return not self._own
-
-    @property
     def status(self) -> Status:
         return self._status
 
