@@ -354,8 +354,9 @@ def _flags(trace_flags: int, remote: bool) -> bytes:
 def _plain_fast_span(span: FastSpan) -> bytes:
     """A span with attributes only (no events, links, status or drops): most child spans.
 
-    The fields :func:`_span` writes, in the same order, without its general cases (a test
-    compares the two byte for byte). Kept apart because routing these spans through
+    The fields :func:`_span` writes, in the same order, without its general cases
+    (``tests/tracing/test_otlp_differential.py`` checks such spans against OpenTelemetry's own
+    encoder). Kept apart because routing these spans through
     :func:`_span`, even with a leaner signature, measured about 12% slower per span
     (1.03 against 0.90 µs with shared attributes).
     """
