@@ -232,11 +232,11 @@ def main(argv: list[str] | None = None) -> int:
     # The page shows a full run: a quick run or one written elsewhere (--output) leaves it alone.
     docs = args.docs or (None if args.quick or args.output else DOCS)
     if args.report_only:
-        results = json.loads(output.read_text())
-        results["notes"] = _notes(results)
-        output.write_text(json.dumps(results, indent=2) + "\n")
-        (docs or DOCS).write_text(report.render(results))
-        print(report.render(results))
+        saved: dict[str, Any] = json.loads(output.read_text())
+        saved["notes"] = _notes(saved)
+        output.write_text(json.dumps(saved, indent=2) + "\n")
+        (docs or DOCS).write_text(report.render(saved))
+        print(report.render(saved))
         return 0
 
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]

@@ -42,7 +42,7 @@ def run(
         log(f"footprint: round {index + 1}/{rounds} done")
     result: dict[str, Any] = {"rounds": rounds, "warmup_requests_per_view": WARMUP, "configs": {}}
     for name in names:
-        entry = {key: stats.summary(values) for key, values in samples[name].items()}
+        entry: dict[str, object] = {key: stats.summary(values) for key, values in samples[name].items()}
         if name != "bare":
             entry["over_bare"] = {
                 key: stats.summary(stats.paired_differences(samples[name][key], samples["bare"][key]))

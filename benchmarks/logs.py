@@ -90,8 +90,9 @@ def _python_json_logger(stream: NullStream) -> Callable[[], None]:
     try:
         from pythonjsonlogger.json import JsonFormatter
     except ImportError:  # python-json-logger < 3.1
-        from pythonjsonlogger.jsonlogger import JsonFormatter  # type: ignore[no-redef]
-    handler = logging.StreamHandler(stream)  # type: ignore[arg-type]
+        # The 3.x compatibility shim imports the name without re-exporting it.
+        from pythonjsonlogger.jsonlogger import JsonFormatter  # type: ignore[attr-defined]
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     logger = logging.getLogger(LOGGER)
     logger.handlers[:] = [handler]

@@ -197,8 +197,8 @@ def _run(plan: Plan, names: list[str], receiver: Any, log: Callable[[str], None]
         for worker in group:
             probe = worker.ready.get("probe", {})
             if (configs.get(name).tracing or "otel" in configs.get(name).anchors) and not probe.get("spans"):
-                for started in (w for g in workers.values() for w in g):
-                    started.close()
+                for other in (w for g in workers.values() for w in g):
+                    other.close()
                 raise WorkerError(f"{name}: tracing is on but no span reached the sink: {probe}")
     samples: dict[str, dict[str, dict[str, list[float]]]] = {
         metric: {n: {v: [] for v in plan.views} for n in names} for metric in METRICS

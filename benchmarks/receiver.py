@@ -54,7 +54,8 @@ def _record(body: bytes, protocol: str) -> bytes:
             entry["requests"] += 1
             entry["bytes"] += len(body)
             entry["spans"] += sum(len(scope.spans) for scope in resource_spans.scope_spans)
-    return ExportTraceServiceResponse().SerializeToString()
+    answer: bytes = ExportTraceServiceResponse().SerializeToString()
+    return answer
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -96,7 +97,7 @@ def _grpc_server() -> tuple[Any, int]:
     from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-    class Servicer(trace_service_pb2_grpc.TraceServiceServicer):  # type: ignore[misc]
+    class Servicer(trace_service_pb2_grpc.TraceServiceServicer):
         def Export(self, request: Any, context: Any) -> Any:  # noqa: N802 - the gRPC service
             _record(request.SerializeToString(), "grpc")
             return ExportTraceServiceResponse()

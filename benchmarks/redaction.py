@@ -13,10 +13,18 @@ figures here; span exception messages are scanned whole.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, TypedDict
 
 SIZE = 65_536
 TARGET_MS = 20.0
+
+
+class Shape(TypedDict):
+    """One row of the result: the shape, described, and its CPU milliseconds."""
+
+    shape: str
+    cpu_ms: float
+
 
 #: Openings repeated to fill the size.
 REPEATED = (
@@ -71,7 +79,7 @@ def run(rounds: int = 5) -> dict[str, Any]:
     from instrumentation.redaction import Redactor
 
     redactor = Redactor(DEFAULT_REDACT_KEYS)
-    shapes = []
+    shapes: list[Shape] = []
     for prefix, unit in SHAPES:
         name = f"{prefix!r} then {unit!r} x N" if prefix else f"{unit!r} x N"
         shapes.append({"shape": name, "cpu_ms": cpu_ms(redactor.redact_text, text(prefix, unit), rounds)})

@@ -195,8 +195,8 @@ def run(plan: Plan, log: Callable[[str], None] = print) -> dict[str, Any]:
         # Measured afterwards, all snapshots in turn, so machine noise hits every one alike.
         timings: dict[tuple[str, int, int], list[dict[str, Any]]] = {}
         for _ in range(plan.repeats):
-            for (kind, workers), entry in served.items():
-                for restarts, path in entry["snapshots"].items():
+            for (kind, workers), outcome in served.items():
+                for restarts, path in outcome["snapshots"].items():
                     timings.setdefault((kind, workers, restarts), []).append(measure(kind, path, 1))
         for workers in plan.workers:
             entry: dict[str, Any] = {}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 
 from benchmarks.project import views
 
@@ -13,5 +13,7 @@ def route_path(index: int) -> str:
     return f"api/v1/resource{index:03d}/<int:pk>/"
 
 
-urlpatterns = [path(route_path(i), views.trivial, name=f"resource{i:03d}") for i in range(ROUTES)]
+urlpatterns: list[URLPattern | URLResolver] = [
+    path(route_path(i), views.trivial, name=f"resource{i:03d}") for i in range(ROUTES)
+]
 urlpatterns.append(path("", include("instrumentation.urls")))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 
 from benchmarks.project import views
 
-urlpatterns = [
+urlpatterns: list[URLPattern | URLResolver] = [
     path("trivial/", views.trivial, name="trivial"),
     path("orm/", views.orm, name="orm"),
     path("applog/", views.applog, name="applog"),
