@@ -1,11 +1,12 @@
 """Settings: ``FLEET_OBSERVABILITY`` merged over defaults and the standard environment variables.
 
 Nothing is read at import time. :func:`get_settings` builds one immutable :class:`Settings` the
-first time it is called and caches it; Django's ``setting_changed`` signal (``override_settings``
-in tests) and :func:`reset` drop the cache. Precedence for each knob: the ``FLEET_OBSERVABILITY``
-dict, then the environment variable (OpenTelemetry's ``OTEL_*`` where one exists, otherwise
-``FLEETOBS_*``), then the default. Validation errors surface as system checks (see
-:mod:`instrumentation.checks`) rather than as exceptions at import.
+first time it is called and caches it, with where each value came from (:func:`sources`);
+Django's ``setting_changed`` signal (``override_settings`` in tests) and :func:`reset` drop the
+cache. Precedence for each knob: the ``FLEET_OBSERVABILITY`` dict, then the environment variable
+(OpenTelemetry's ``OTEL_*`` where one exists, otherwise ``FLEETOBS_*``), then the default.
+Validation errors surface as system checks (see :mod:`instrumentation.checks`) rather than as
+exceptions at import.
 """
 
 from __future__ import annotations
@@ -191,6 +192,8 @@ KNOWN_KEYS: frozenset[str] = frozenset(f.name.upper() for f in fields(Settings) 
 _cached: Settings | None = None
 #: Problems found while resolving, reported by the system checks: (key, message).
 _problems: list[tuple[str, str]] = []
+#: Where each key's value came from, recorded by the same build as :data:`_cached`.
+_sources: dict[str, str] = {}
 
 
 def _coerce(name: str, raw: Any, default: Any) -> Any:
@@ -271,8 +274,10 @@ def _raw(key: str, user: dict[str, Any], resource: dict[str, str]) -> tuple[Any,
     return None, "default"
 
 
-def _build(user: dict[str, Any]) -> tuple[Settings, list[tuple[str, str]]]:
+def _build(user: dict[str, Any]) -> tuple[Settings, list[tuple[str, str]], dict[str, str]]:
+    """The settings, their problems and the source of each key (see :func:`sources`)."""
     problems: list[tuple[str, str]] = []
+    sources: dict[str, str] = {}
     defaults = Settings()
     values: dict[str, Any] = {}
     resource = _resource_attributes()
@@ -281,6 +286,7 @@ def _build(user: dict[str, Any]) -> tuple[Settings, list[tuple[str, str]]]:
             continue
         key = f.name.upper()
         raw, source = _raw(key, user, resource)
+        sources[key] = source
         if source == "default":
             continue
         try:
@@ -289,7 +295,7 @@ def _build(user: dict[str, Any]) -> tuple[Settings, list[tuple[str, str]]]:
             problems.append((key, str(exc)))
     settings = Settings(**values)
     problems.extend(_validate(settings))
-    return settings, problems
+    return settings, problems, {key: sources[key] for key in sorted(sources)}
 
 
 def _validate(s: Settings) -> list[tuple[str, str]]:
@@ -368,7 +374,7 @@ def settings_from_environment() -> Settings:
 
 def get_settings() -> Settings:
     """Return the resolved settings, building them on first use."""
-    global _cached
+    global _cached, _sources
     if _cached is None:
         from django.conf import settings as django_settings
 
@@ -376,8 +382,9 @@ def get_settings() -> Settings:
         if not isinstance(user, dict):
             _problems[:] = [("", f"{SETTING_NAME} must be a dict, got {type(user).__name__}")]
             user = {}
-        resolved, problems = _build(user)
+        resolved, problems, sources = _build(user)
         _problems[:] = problems
+        _sources = sources
         _cached = resolved
     return _cached
 
@@ -392,13 +399,10 @@ def user_keys() -> set[str]:
 
 def sources() -> dict[str, str]:
     """Where each key's effective value comes from: ``FLEET_OBSERVABILITY``, the name of an
-    environment variable, or ``default``. Read afresh, in the order :func:`get_settings` reads."""
-    from django.conf import settings as django_settings
-
-    user = getattr(django_settings, SETTING_NAME, None) or {}
-    user = user if isinstance(user, dict) else {}
-    resource = _resource_attributes()
-    return {key: _raw(key, user, resource)[1] for key in sorted(KNOWN_KEYS)}
+    environment variable, or ``default``; sorted by key, recorded when :func:`get_settings`
+    resolved the settings."""
+    get_settings()
+    return dict(_sources)
 
 
 def problems() -> list[tuple[str, str]]:
@@ -410,9 +414,10 @@ def problems() -> list[tuple[str, str]]:
 @on_reset
 def reset() -> None:
     """Forget the resolved settings; the next :func:`get_settings` reads them again."""
-    global _cached
+    global _cached, _sources
     _cached = None
     _problems.clear()
+    _sources = {}
 
 
 def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
