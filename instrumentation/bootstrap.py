@@ -8,8 +8,9 @@ their own after fork.
 from __future__ import annotations
 
 import importlib.util
+from types import ModuleType
 
-from instrumentation import cache, celery, celery_worker, conf, db, tracing
+from instrumentation import _imports, cache, celery, celery_worker, conf, db, tracing
 from instrumentation import logging as fleet_logging
 from instrumentation._safety import internal_error
 from instrumentation.metrics import runtime
@@ -41,10 +42,15 @@ def start() -> None:
 
 
 def _instrument_celery() -> None:
-    """Task spans and metrics when Celery is installed; nothing (quietly) otherwise."""
+    """Task spans and metrics once the application imports Celery: at once when it already has
+    (Celery's Django guide imports the Celery app from the project package, before ``ready()``),
+    otherwise on that import. A process that never uses Celery never pays for importing it."""
     if importlib.util.find_spec("celery") is None:
         return
+    _imports.after_import("celery.signals", _connect_celery)
 
+
+def _connect_celery(signals: ModuleType) -> None:
     celery.instrument()
     celery_worker.instrument()
 
@@ -55,6 +61,7 @@ def stop() -> None:
     fleet_logging.shutdown()
     db.uninstrument()
     cache.uninstrument()
+    _imports.reset()
     if importlib.util.find_spec("celery") is not None:
         celery.uninstrument()
         celery_worker.uninstrument()

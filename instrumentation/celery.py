@@ -1,9 +1,10 @@
 """Celery: task metrics, and traces that follow a task from the request that queued it.
 
 ``instrument()`` connects to Celery's signals (``uninstrument()`` disconnects); without Celery
-installed it returns ``False`` and does nothing. The Django app calls it in ``ready()`` when
-Celery is installed, so web processes (which publish) and workers that set up Django (which
-execute) are both covered; calling it again is harmless::
+installed it returns ``False`` and does nothing. The Django app calls it once the process
+imports Celery (in ``ready()`` when it already has, otherwise on that import), so web processes
+(which publish) and workers that set up Django (which execute) are both covered; calling it
+again is harmless::
 
     before_task_publish   PRODUCER span "publish {task}" under the current span; the W3C context
                           (traceparent, tracestate, baggage) and the publish time go into the

@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     "instrumentation.conf": 0,
     "instrumentation.lifecycle": 0,
     "instrumentation._safety": 0,
+    "instrumentation._imports": 0,
     "instrumentation._process": 0,
     "instrumentation._headers": 0,
     "instrumentation.sql_literals": 0,
