@@ -21,7 +21,7 @@ import sys
 
 from dashboards import uids
 from fleetobs_cli import Refused, Unreachable, UsageError, example, http_url, number, output_dir
-from fleetobs_cli.progress import Progress, quiet_argument
+from fleetobs_cli.progress import quiet_argument
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -141,7 +141,7 @@ def _upload(args: argparse.Namespace) -> int:
     client = GrafanaClient(args.url, args.token, args.timeout)
     dashboards = generate.dashboards()
     try:
-        urls = upload(client, dashboards, args.folder, Progress(1 + len(dashboards), quiet=args.quiet))
+        urls = upload(client, dashboards, args.folder, quiet=args.quiet)
     except UploadError as exc:  # its message names the URL when Grafana cannot be reached
         raise Refused(str(exc)) from None
     base = args.url.rstrip("/")

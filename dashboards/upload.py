@@ -95,13 +95,15 @@ def upload(
     client: GrafanaClient,
     dashboards: Mapping[str, Mapping[str, Any]],
     folder: str = uids.FOLDER_TITLE,
-    progress: Progress | None = None,
+    *,
+    quiet: bool = True,
 ) -> list[str]:
     """Save every dashboard into ``folder``; returns the URLs Grafana reports.
 
-    ``progress`` hears of each step as it finishes: the folder, then each dashboard saved.
+    Unless ``quiet``, each step is a progress line on stderr as it finishes: the folder, then
+    each dashboard saved.
     """
-    progress = progress or Progress(1 + len(dashboards), quiet=True)
+    progress = Progress(1 + len(dashboards), quiet=quiet)
     folder_uid = ensure_folder(client, folder)
     progress.done(f"folder {folder}")
     urls = []
