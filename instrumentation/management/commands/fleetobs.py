@@ -59,6 +59,20 @@ def _add(commands: Any, name: str, help_text: str, *examples: str) -> argparse.A
     return parser
 
 
+def _add_group(
+    commands: Any,
+    group: tuple[str, str, str],
+    command: tuple[str, str, str],
+) -> argparse.ArgumentParser:
+    """A group (``elasticsearch``, ``kibana``) with its one subcommand, each given as
+    ``(name, help, example)``; returns the subcommand's parser."""
+    name, help_text, group_example = group
+    group_commands = _add(commands, name, help_text, group_example).add_subparsers(
+        dest=f"{name}_command", metavar="COMMAND", required=True, parser_class=_Parser
+    )
+    return _add(group_commands, *command)
+
+
 class Command(BaseCommand):
     help = (
         "Fleet Observability operations that use this service's settings: the effective "
@@ -104,20 +118,18 @@ class Command(BaseCommand):
         check.add_argument("--deploy", action="store_true", help="also the deployment checks")
         check.add_argument("--json", action="store_true", help="print the findings as JSON")
 
-        es = _add(
+        setup = _add_group(
             commands,
-            "elasticsearch",
-            "install the Elasticsearch log assets",
-            "python manage.py fleetobs elasticsearch setup",
-        )
-        es_commands = es.add_subparsers(
-            dest="elasticsearch_command", metavar="COMMAND", required=True, parser_class=_Parser
-        )
-        setup = _add(
-            es_commands,
-            "setup",
-            "install the ILM policy and the index template into the configured Elasticsearch",
-            "python manage.py fleetobs elasticsearch setup --retention-days 14",
+            (
+                "elasticsearch",
+                "install the Elasticsearch log assets",
+                "python manage.py fleetobs elasticsearch setup",
+            ),
+            (
+                "setup",
+                "install the ILM policy and the index template into the configured Elasticsearch",
+                "python manage.py fleetobs elasticsearch setup --retention-days 14",
+            ),
         )
         setup.add_argument("--url", type=http_url, help="Elasticsearch URL (default: ELASTICSEARCH_URL)")
         setup.add_argument("--api-key", help="API key (default: ELASTICSEARCH_API_KEY)")
@@ -125,20 +137,18 @@ class Command(BaseCommand):
         setup.add_argument("--timeout", type=_seconds, default=10.0, help="seconds per request (default: 10)")
         quiet_argument(setup)
 
-        kibana = _add(
+        load = _add_group(
             commands,
-            "kibana",
-            "load the Kibana saved objects",
-            "python manage.py fleetobs kibana import --url http://localhost:5601",
-        )
-        kibana_commands = kibana.add_subparsers(
-            dest="kibana_command", metavar="COMMAND", required=True, parser_class=_Parser
-        )
-        load = _add(
-            kibana_commands,
-            "import",
-            "import the data view, searches and dashboard",
-            "python manage.py fleetobs kibana import --url http://localhost:5601 --space ops",
+            (
+                "kibana",
+                "load the Kibana saved objects",
+                "python manage.py fleetobs kibana import --url http://localhost:5601",
+            ),
+            (
+                "import",
+                "import the data view, searches and dashboard",
+                "python manage.py fleetobs kibana import --url http://localhost:5601 --space ops",
+            ),
         )
         load.add_argument(
             "--url", type=http_url, required=True, help="Kibana URL, e.g. http://localhost:5601"
