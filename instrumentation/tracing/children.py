@@ -161,8 +161,10 @@ def end_child(handle: ChildHandle, exc: BaseException | None = None) -> None:
         span.end()
     finally:
         if token is not None:
+            # With the default runtime context every token is one of _CONTEXT's: start_child
+            # sets it directly, and OpenTelemetry's attach() sets the same variable.
             variable = _CONTEXT
-            if variable is not None and token.var is variable:
+            if variable is not None:
                 try:
                     variable.reset(token)
                 except (ValueError, RuntimeError):  # made in another context, or used: logged by detach

@@ -201,13 +201,14 @@ def _key_values(
 
 
 #: Encoded span attributes of :class:`~.spans.FrozenAttributes` dicts that spans share (one
-#: per database statement), by the dict's id, with the dict itself kept to check the id.
+#: per database statement), by the dict's id. Each entry keeps its dict alive, so no other
+#: object can have that id while the entry exists: an entry found is the dict's own.
 _shared_fields: dict[int, tuple[Mapping[str, Any], bytes, int]] = {}
 
 
 def _shared_key_values(attributes: Mapping[str, Any]) -> tuple[bytes, int]:
     found = _shared_fields.get(id(attributes))
-    if found is None or found[0] is not attributes:
+    if found is None:
         encoded, dropped = _key_values(attributes, _T9_LD)
         if len(_shared_fields) >= _CACHE_LIMIT:
             _shared_fields.clear()
