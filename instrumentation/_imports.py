@@ -25,7 +25,7 @@ from typing import Any
 from instrumentation._safety import internal_error
 from instrumentation.lifecycle import on_reset
 
-__all__ = ["after_import", "pending", "reset"]
+__all__ = ["after_import", "cancel", "pending", "reset"]
 
 _lock = threading.RLock()
 #: Module name -> callbacks waiting for its import.
@@ -42,6 +42,19 @@ def after_import(name: str, callback: Callable[[ModuleType], None]) -> None:
                 sys.meta_path.insert(0, _FINDER)
             return
     _run(name, module, [callback])
+
+
+def cancel(name: str, callback: Callable[[ModuleType], None]) -> None:
+    """Forget ``callback`` if it still waits for ``name``."""
+    with _lock:
+        callbacks = _waiting.get(name)
+        if callbacks is None:
+            return
+        callbacks[:] = [waiting for waiting in callbacks if waiting != callback]
+        if not callbacks:
+            del _waiting[name]
+            if not _waiting and _FINDER in sys.meta_path:
+                sys.meta_path.remove(_FINDER)
 
 
 def pending() -> list[str]:

@@ -6,15 +6,15 @@
                                                                     ├─> stdlib handler tree
     stdlib logger (Django, gunicorn, libraries) ───────────────────┘        │
                                                                              v
-        EcsHandler ──> EcsFormatter (structlog ProcessorFormatter)
-                         foreign_pre_chain: merge_contextvars
-                         processors: EcsProcessor (ECS fields, request context, trace ids,
-                                     exception, redaction, hygiene) ──> nest ──> orjson
+        EcsHandler ──> EcsFormatter (reads records as structlog's ProcessorFormatter does)
+                         foreign records: structlog's bound contextvars merged in
+                         EcsProcessor (ECS fields, request context, trace ids,
+                                       exception, redaction, hygiene) ──> nest ──> orjson
                        ──> Pipeline.write: stdout (one write per line) + Elasticsearch shipper
 
     access log line (the hot path): built as a nested ECS dict directly ──> Pipeline.write
 
-Why structlog's ``ProcessorFormatter`` rather than python-json-logger: both sides (structlog
+Why structlog's way of formatting rather than python-json-logger: both sides (structlog
 events and foreign stdlib records) go through the *same* processor objects, so there is one
 field mapping, one redaction step and one renderer to keep right; python-json-logger would
 need its own field mapping (rename_fields, static fields, exception formatting) that must be
@@ -41,12 +41,10 @@ import threading
 import time
 import traceback
 from collections.abc import Mapping
-from types import TracebackType
+from types import ModuleType, TracebackType
 from typing import IO, Any
 
-import structlog
-
-from instrumentation import _safety, conf
+from instrumentation import _imports, _safety, conf
 from instrumentation.lifecycle import on_reset
 from instrumentation.logging import render
 from instrumentation.logging import shipper as shipper_module
@@ -341,41 +339,20 @@ def _capture_exc_info(logger: Any, method_name: str, event_dict: Any) -> Any:
     return event_dict
 
 
-class _Render:
-    """Final ProcessorFormatter step: flat ECS event -> the text of one line."""
-
-    def __init__(self, pipeline: Pipeline | None) -> None:
-        self._pipeline = pipeline
-
-    def __call__(self, logger: Any, method_name: str, flat: Any) -> str:
-        pipeline = self._pipeline or current()
-        event = pipeline.nest_event(flat)
-        if pipeline.format == "console":
-            return render.render_console(event).decode("utf-8").rstrip("\n")
-        return render.render_json(event).decode("utf-8").rstrip("\n")
-
-
-class EcsFormatter(structlog.stdlib.ProcessorFormatter):
+class EcsFormatter(logging.Formatter):
     """Formats any LogRecord (structlog's or not) as one ECS JSON line (or a console line).
 
-    A ``ProcessorFormatter``: records from structlog carry their event dict, foreign records get
-    one built from the record and run through ``foreign_pre_chain``, then both go through the
-    same processors (:class:`EcsProcessor`, then rendering). ``format`` is reimplemented without
-    the record copy and the base ``Formatter.format`` pass of the original, because the
-    processors only read the record; that halves the cost of a stdlib line.
+    It reads records the way structlog's ``ProcessorFormatter`` does: a record from structlog
+    (``wrap_for_formatter``) carries its event dict; a foreign record gets one built from the
+    record, with the keys bound by ``structlog.contextvars.bind_contextvars`` merged in; both
+    then go through the same :class:`EcsProcessor` and rendering. It needs no structlog object
+    itself, so a process that never imports structlog does not pay for importing it.
 
     Usable on its own in a ``LOGGING`` dict: ``{"()": "instrumentation.logging.EcsFormatter"}``.
     """
 
     def __init__(self, pipeline: Pipeline | None = None, **kwargs: Any) -> None:
-        super().__init__(
-            processors=[EcsProcessor(pipeline), _Render(pipeline)],
-            foreign_pre_chain=[structlog.contextvars.merge_contextvars],
-            keep_exc_info=False,
-            keep_stack_info=False,
-            pass_foreign_args=False,
-            **kwargs,
-        )
+        super().__init__(**kwargs)
         self._ecs_processor = EcsProcessor(pipeline)
         self._pipeline = pipeline
 
@@ -395,8 +372,10 @@ class EcsFormatter(structlog.stdlib.ProcessorFormatter):
                 ed["exc_info"] = record.exc_info
             if record.stack_info:
                 ed["stack_info"] = record.stack_info
-            for proc in self.foreign_pre_chain or ():
-                ed = proc(None, method_name, ed)  # type: ignore[assignment]
+            # Keys bound with structlog's contextvars; none can be bound before it is imported.
+            bound = sys.modules.get("structlog.contextvars")
+            if bound is not None:
+                ed = bound.merge_contextvars(None, method_name, ed)
         flat: dict[str, Any] = self._ecs_processor(None, method_name, ed)
         return flat
 
@@ -538,6 +517,19 @@ def configure(*, stream: IO[str] | None = None) -> Pipeline:
         logging.captureWarnings(True)
         _captured_warnings = True
 
+    _imports.after_import("structlog", _configure_structlog)
+    return pipeline
+
+
+def _configure_structlog(structlog: ModuleType) -> None:
+    """Send structlog's events through the standard library to the installed pipeline.
+
+    Run when ``structlog`` is imported (at :func:`configure` when it already is): a process
+    that never imports structlog never loads it.
+    """
+    pipeline = _installed
+    if pipeline is None:
+        return
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -548,7 +540,6 @@ def configure(*, stream: IO[str] | None = None) -> Pipeline:
         wrapper_class=structlog.make_filtering_bound_logger(pipeline.level),
         cache_logger_on_first_use=True,
     )
-    return pipeline
 
 
 def _replace_handlers(
@@ -597,7 +588,10 @@ def reset() -> None:
     if _captured_warnings:
         logging.captureWarnings(False)
         _captured_warnings = False
-    structlog.reset_defaults()
+    _imports.cancel("structlog", _configure_structlog)
+    structlog = sys.modules.get("structlog")
+    if structlog is not None:
+        structlog.reset_defaults()
     render.reset()
 
 

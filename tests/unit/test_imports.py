@@ -127,3 +127,40 @@ def test_celery_is_instrumented_whenever_the_app_imports_it(when: str, expected:
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert json.loads(completed.stdout.strip().splitlines()[-1]) == expected
+
+
+_STRUCTLOG_PROBE = textwrap.dedent(
+    """
+    import json, sys
+    from django.conf import settings
+    settings.configure(INSTALLED_APPS=["instrumentation"], FLEET_OBSERVABILITY={"SERVICE_NAME": "probe"})
+    import django
+    django.setup()
+    loaded_at_setup = [name for name in ("structlog", "rich", "celery") if name in sys.modules]
+    import structlog  # the application's first use, after start-up
+    structlog.get_logger("shop.orders").info("order placed", order_id=7)
+    from instrumentation.logging.output import flush_all
+    sys.stdout.flush()
+    flush_all()
+    print(json.dumps({"loaded_at_setup": loaded_at_setup}))
+    """
+)
+
+
+def test_structlog_is_configured_when_the_application_first_imports_it() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-c", _STRUCTLOG_PROBE],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "FLEETOBS_LOG_FORMAT": "json"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    lines = [json.loads(line) for line in completed.stdout.splitlines() if line.startswith("{")]
+    assert lines[-1] == {"loaded_at_setup": []}
+    event = next(line for line in lines if line.get("message") == "order placed")
+    assert event["log"]["logger"] == "shop.orders"
+    assert event["labels"] == {"order_id": 7}
+    assert event["service"]["name"] == "probe"
