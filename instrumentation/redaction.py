@@ -138,6 +138,8 @@ _VALUE_CACHE_LENGTH = 256
 #: Items of a list, or keys of a mapping, a log value keeps (a huge structure would make a line
 #: of megabytes); the rest is counted in a marker.
 MAX_ITEMS = 100
+#: Integers shorter than a card number (13 digits) are logged as they are.
+SAFE_INT_LIMIT = 10**12
 #: Longest key of a logged mapping.
 MAX_KEY_LENGTH = 256
 #: Text scanned for secrets beyond what is kept: ``SCAN_FACTOR`` x the kept length, cut at the
@@ -338,7 +340,7 @@ class Redactor:
         if value is None or isinstance(value, bool | float):
             return value
         if isinstance(value, int):
-            return REDACTED if 10**12 <= abs(value) < 10**19 and _is_card(str(abs(value))) else value
+            return REDACTED if SAFE_INT_LIMIT <= abs(value) < 10**19 and _is_card(str(abs(value))) else value
         if _depth > 8:
             return self.redact_and_clean(safe_str(value, repr))
         if isinstance(value, Mapping):

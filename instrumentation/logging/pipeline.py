@@ -54,6 +54,7 @@ from instrumentation.logging.request_context import add_request_fields
 from instrumentation.redaction import (
     MAX_KEY_LENGTH,
     REDACTED,
+    SAFE_INT_LIMIT,
     Redactor,
     escape_control,
     safe_str,
@@ -103,6 +104,22 @@ _SPECIAL_FIELDS = _MULTILINE_FIELDS | _DROPPED_EXTRAS | {"labels", "url.query", 
 #: Fields the pipeline sets on every line: a caller's value for one goes under ``labels`` rather
 #: than replacing it (a data stream refuses a line whose @timestamp is not a date).
 _PIPELINE_FIELDS = frozenset({"@timestamp", "log.level", "log.logger"})
+
+
+_EXTRA_KEYS: dict[tuple[str, ...], tuple[str, ...]] = {}
+_EXTRA_KEYS_LIMIT = 512
+
+
+def _extra_keys(attributes: dict[str, Any]) -> tuple[str, ...]:
+    """The keys of a record's ``extra=``, in order. Records logged from one place have the same
+    attributes: which of them are extras is worked out once per set."""
+    keys = tuple(attributes)
+    extras = _EXTRA_KEYS.get(keys)
+    if extras is None:
+        extras = tuple(key for key in keys if key not in _RECORD_ATTRIBUTES)
+        if len(_EXTRA_KEYS) < _EXTRA_KEYS_LIMIT:
+            _EXTRA_KEYS[keys] = extras
+    return extras
 
 
 def _leaf(redactor: Redactor, value: Any) -> Any:
@@ -263,9 +280,9 @@ def pipeline_event(pipeline: Pipeline, method_name: str, ed: dict[str, Any]) -> 
         flat["log.level"] = LEVELS.get(record.levelno) or record.levelname.lower()
         flat["log.logger"] = record.name
         if not from_structlog:
-            for key, value in record.__dict__.items():
-                if key not in _RECORD_ATTRIBUTES:
-                    ed.setdefault(_EXTRA_ALIASES.get(key, key), value)
+            attributes = record.__dict__
+            for key in _extra_keys(attributes):
+                ed.setdefault(_EXTRA_ALIASES.get(key, key), attributes[key])
     else:
         flat["@timestamp"] = render.format_timestamp(time.time())
         level = LEVEL_NUMBERS.get(method_name, logging.INFO)
@@ -282,11 +299,18 @@ def pipeline_event(pipeline: Pipeline, method_name: str, ed: dict[str, Any]) -> 
         ed.pop(key, None)
 
     redactor = pipeline.redactor
+    redact_and_clean = redactor.redact_and_clean
     plain = pipeline.plain_fields
     labels: dict[str, Any] | None = None
     for key, value in ed.items():
         if key in plain:  # the common case, without the checks below
-            flat[key] = redactor.redact_and_clean(value) if isinstance(value, str) else _leaf(redactor, value)
+            kind = type(value)
+            if kind is str:
+                flat[key] = redact_and_clean(value)
+            elif (kind is int and -SAFE_INT_LIMIT < value < SAFE_INT_LIMIT) or kind is float or value is None:
+                flat[key] = value  # what redact_value returns for them
+            else:
+                flat[key] = _leaf(redactor, value)
             continue
         if key in _DROPPED_EXTRAS:
             continue
@@ -398,6 +422,17 @@ class EcsHandler(logging.Handler):
         super().__init__(level)
         self._pipeline = pipeline
         self.setFormatter(EcsFormatter(pipeline))
+
+    def handle(self, record: logging.LogRecord) -> Any:
+        """``Handler.handle`` without taking the handler's lock around :meth:`emit`: nothing
+        :meth:`emit` uses needs it (the output serialises its own writes), so a thread that
+        loses the interpreter while formatting a line does not hold up every other thread's."""
+        passed: Any = self.filter(record) if self.filters else True
+        if isinstance(passed, logging.LogRecord):  # Python 3.12: a filter may replace the record
+            record = passed
+        if passed:
+            self.emit(record)
+        return passed
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
