@@ -13,6 +13,10 @@ exactly what ``get_current_span``, ``set_span_in_context`` and ``attach`` do, mi
 layers of calls; with another runtime context (``OTEL_PYTHON_CONTEXT``) or under someone
 else's span, the public API is used.
 
+:func:`new_span` starts a trace's local root, or a span under a remote parent, deciding
+sampling: the server span of a request (:mod:`.server`), a Celery task's or a WebSocket's
+(:func:`start_with_parent`).
+
 :func:`current_ids` is the one place the logs and the exemplars get ``(trace_id, span_id)``.
 """
 
@@ -86,10 +90,9 @@ def start_child(
             # ids are valid and a new span id is never 0.
             span_id = _getrandbits(64) or new_span_id()
             child = _new_tuple(SpanContext, (parent[0], span_id, False, parent[3], parent[4], True))
-            if type(attributes) is FrozenAttributes:
-                span = FastSpan(name, child, parent, kind, attributes, state.sink, shared=True)
-            else:
-                span = FastSpan(name, child, parent, kind, dict(attributes), state.sink)
+            if type(attributes) is not FrozenAttributes:  # shared ones are kept, never changed
+                attributes = dict(attributes)
+            span = FastSpan(name, child, parent, kind, attributes, state.sink)
             activated = Context(context)
             _set_item(activated, _SPAN_KEY, span)  # Context refuses item assignment; this is a copy
             return span, variable.set(activated)
@@ -112,6 +115,31 @@ def _start_child(
     return span, _attach(_set_span_in_context(span))
 
 
+def new_span(
+    state: TracingState,
+    name: str,
+    attributes: dict[str, Any],
+    kind: SpanKind,
+    parent: SpanContext | None,
+    excluded: bool = False,
+) -> trace_api.Span:
+    """A span of our own (``state`` has no SDK tracer) under ``parent`` (local or remote), or a
+    new trace's root: a :class:`FastSpan` holding ``attributes`` when sampled and recorded,
+    else a ``NonRecordingSpan`` with the ids. ``excluded``: never sampled (a probe's request)."""
+    trace_id = parent.trace_id if parent is not None else new_trace_id()
+    sampled = state.decider.decide(trace_id, parent) and not excluded
+    context = SpanContext(
+        trace_id,
+        new_span_id(),
+        False,
+        _SAMPLED if sampled else _NOT_SAMPLED,
+        parent.trace_state if parent is not None else _EMPTY_STATE,
+    )
+    if sampled and state.record:
+        return FastSpan(name, context, parent, kind, attributes, state.sink)
+    return trace_api.NonRecordingSpan(context)
+
+
 def start_with_parent(
     state: TracingState,
     name: str,
@@ -130,19 +158,7 @@ def start_with_parent(
         parent = None
     span: trace_api.Span
     if state.tracer is None:
-        trace_id = parent.trace_id if parent is not None else new_trace_id()
-        sampled = state.decider.decide(trace_id, parent)
-        context = SpanContext(
-            trace_id,
-            new_span_id(),
-            False,
-            _SAMPLED if sampled else _NOT_SAMPLED,
-            parent.trace_state if parent is not None else _EMPTY_STATE,
-        )
-        if sampled and state.record:
-            span = FastSpan(name, context, parent, kind, dict(attributes), state.sink)
-        else:
-            span = trace_api.NonRecordingSpan(context)
+        span = new_span(state, name, dict(attributes), kind, parent)
     else:
         parent_context = Context()
         if parent is not None:

@@ -48,7 +48,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind
 
-from instrumentation.tracing.spans import _UNSET, LIMITS, FastSpan
+from instrumentation.tracing.spans import _UNSET, LIMITS, FastSpan, FrozenAttributes
 
 _pack_q = struct.Struct("<Q").pack
 _pack_d = struct.Struct("<d").pack
@@ -372,7 +372,9 @@ def _plain_fast_span(span: FastSpan) -> bytes:
         flags = _flags(context[3], parent[2])
     attributes = span._attributes
     attributes_bytes, dropped = (
-        _key_values(attributes, _T9_LD) if span._own else _shared_key_values(attributes)
+        _shared_key_values(attributes)
+        if type(attributes) is FrozenAttributes
+        else _key_values(attributes, _T9_LD)
     )
     name = span._name
     start = span._start
@@ -410,7 +412,7 @@ def encode_fast_span(span: FastSpan) -> bytes:
         _links(span._links) if span._links else b"",
         b"" if status is _UNSET else _status(status.status_code.value, status.description),
         (0, span._dropped_events, span._dropped_links),
-        None if span._own else _shared_key_values(span._attributes),
+        _shared_key_values(span._attributes) if type(span._attributes) is FrozenAttributes else None,
     )
 
 

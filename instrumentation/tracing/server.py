@@ -43,12 +43,12 @@ from instrumentation._headers import set_header
 from instrumentation._request import OTHER_METHOD, RequestInfo, request_method
 from instrumentation.catalog import UNMATCHED_ROUTE
 from instrumentation.lifecycle import on_reset
+from instrumentation.tracing.children import new_span
 from instrumentation.tracing.ids import new_span_id, new_trace_id, trace_hex
 from instrumentation.tracing.provider import TracingState
 from instrumentation.tracing.spans import FastSpan, exception_attributes
 from instrumentation.tracing.trust import resampled
 
-_SAMPLED = TraceFlags(1)
 _NOT_SAMPLED = TraceFlags(0)
 _EMPTY_STATE = TraceState()
 _ERROR = Status(StatusCode.ERROR)
@@ -234,27 +234,12 @@ def start_request(state: TracingState, request: Any, info: RequestInfo | None = 
     untrusted = state.untrusted
     if parent is not None and untrusted is not None and untrusted(meta):
         parent = resampled(parent, state.sampler.bound)
+    excluded = request.path[1:].rstrip("/") in state.excluded_paths
     span: trace_api.Span
     if state.tracer is None:
-        trace_id = parent.trace_id if parent is not None else new_trace_id()
-        sampled = (
-            state.decider.decide(trace_id, parent)
-            and request.path[1:].rstrip("/") not in state.excluded_paths
-        )
-        span_context = SpanContext(
-            trace_id,
-            new_span_id(),
-            False,
-            _SAMPLED if sampled else _NOT_SAMPLED,
-            parent.trace_state if parent is not None else _EMPTY_STATE,
-        )
-        if sampled and state.record:
-            span = FastSpan(name_method, span_context, parent, _SERVER, attributes, state.sink)
-        else:
-            span = NonRecordingSpan(span_context)
-    elif request.path[1:].rstrip("/") in state.excluded_paths:
+        span = new_span(state, name_method, attributes, _SERVER, parent, excluded)
+    elif excluded:
         span = _not_recorded(parent)
-        trace_id = span.get_span_context().trace_id
     else:
         parent_context = base if base is not None else Context()
         if parent is not None:
@@ -262,7 +247,7 @@ def start_request(state: TracingState, request: Any, info: RequestInfo | None = 
         span = state.tracer.start_span(
             name_method, context=parent_context, kind=_SERVER, attributes=attributes
         )
-        trace_id = span.get_span_context().trace_id
+    trace_id = span.get_span_context().trace_id
     token = _attach(_set_span_in_context(span, base))
     return RequestHandle(span, token, trace_id, name_method)
 

@@ -176,7 +176,6 @@ class FastSpan(trace_api.Span):
         "_kind",
         "_links",
         "_name",
-        "_own",
         "_parent",
         "_sink",
         "_start",
@@ -192,17 +191,15 @@ class FastSpan(trace_api.Span):
         attributes: dict[str, Any],
         sink: Callable[[FastSpan], None],
         start_time: int | None = None,
-        shared: bool = False,
     ) -> None:
         self._name = name
         self._context = context
         self._parent = parent
         self._kind = kind
+        #: The span's own dict, or :class:`FrozenAttributes` shared with other spans (the same
+        #: dict for every query of one statement), copied on the first write; the encoder keeps
+        #: the bytes of a shared one.
         self._attributes = attributes
-        #: ``shared``: ``attributes`` belongs to the caller, who never changes it (the same dict
-        #: for every query of one statement); copied on the first write. The encoder keeps the
-        #: bytes of such a dict.
-        self._own = not shared
         self._sink = sink
         self._start = start_time or _time_ns()
         self._end: int | None = None
@@ -231,10 +228,10 @@ class FastSpan(trace_api.Span):
             self._writable()[key] = value
 
     def _writable(self) -> dict[str, Any]:
-        if not self._own:
-            self._attributes = dict(self._attributes)
-            self._own = True
-        return self._attributes
+        attributes = self._attributes
+        if type(attributes) is FrozenAttributes:
+            attributes = self._attributes = dict(attributes)
+        return attributes
 
     def add_event(self, name: str, attributes: types.Attributes = None, timestamp: int | None = None) -> None:
         if self._end is not None:

@@ -237,7 +237,7 @@ def test_plain_fast_spans_encode_as_the_sdk_encodes_their_sdk_form(
     context = SpanContext(0x0AF7651916CD43DD8448EB211C80319C, 0xB7AD6B7169203331, False, TraceFlags(1))
     given_attributes = FrozenAttributes(attributes) if shared else dict(attributes)
     spans = [
-        FastSpan(name, context, parent, kind, given_attributes, lambda s: None, 1_000, shared=shared)
+        FastSpan(name, context, parent, kind, given_attributes, lambda s: None, 1_000)
         for _ in range(2)  # the second one reuses what the encoder kept of shared attributes
     ]
     for span in spans:

@@ -134,7 +134,6 @@ def test_shared_attributes_cannot_change_and_their_copies_can() -> None:
         SpanKind.CLIENT,
         shared,
         lambda s: None,
-        shared=True,
     )
     span.set_attribute("x", 1)
     assert dict(span.attributes) == {"db.system": "sqlite", "x": 1}
