@@ -43,7 +43,8 @@ _MISSING = object()
 _inside: ContextVar[bool] = ContextVar("fleetobs_cache_inside", default=False)
 _children: dict[tuple[str, str, str], Any] = {}
 _durations: dict[tuple[str, str], Any] = {}
-_state: dict[str, Any] = {"original": None}
+#: ``CacheHandler.create_connection`` as :func:`instrument` found it (``None``: not installed).
+_original_create_connection: Callable[[CacheHandler, str], Any] | None = None
 
 
 def _count(alias: str, operation: str, result: str, amount: int = 1) -> None:
@@ -151,10 +152,10 @@ def instrument_backend(backend: Any, alias: str) -> Any:
 
 def instrument() -> None:
     """Wrap every cache backend the handler creates from now on (idempotent)."""
-    if _state["original"] is not None:
+    global _original_create_connection
+    if _original_create_connection is not None:
         return
-    original = CacheHandler.create_connection
-    _state["original"] = original
+    original = _original_create_connection = CacheHandler.create_connection
 
     def create_connection(self: CacheHandler, alias: str) -> Any:
         backend = original(self, alias)
@@ -175,11 +176,12 @@ def instrument() -> None:
 
 
 def uninstrument() -> None:
-    original = _state["original"]
+    global _original_create_connection
+    original = _original_create_connection
     if original is None:
         return
-    CacheHandler.create_connection = original  # type: ignore[method-assign]
-    _state["original"] = None
+    CacheHandler.create_connection = original  # type: ignore[method-assign,assignment]
+    _original_create_connection = None
     from django.core.cache import caches
 
     for backend in caches.all(initialized_only=True):

@@ -133,7 +133,8 @@ _current: ContextVar[RequestQueries | None] = ContextVar("fleetobs_queries", def
 _statement_cache: dict[str, tuple[str, str]] = {}
 _children: dict[tuple[str, str, str], Any] = {}
 _databases: dict[str, _Database] = {}
-_state: dict[str, Any] = {"installed": False, "connect": None}
+#: ``BaseDatabaseWrapper.connect`` as :func:`instrument` found it (``None``: not installed).
+_original_connect: Callable[[BaseDatabaseWrapper], None] | None = None
 
 
 def begin_request() -> tuple[RequestQueries, Token[RequestQueries | None]]:
@@ -285,29 +286,32 @@ def _counting_connect(
 
 def instrument() -> None:
     """Attach to every database connection (idempotent)."""
-    if _state["installed"]:
+    global _original_connect
+    if _original_connect is not None:
         return
     connection_created.connect(_on_connection_created, dispatch_uid="fleetobs-db")
-    _state["connect"] = BaseDatabaseWrapper.connect
-    BaseDatabaseWrapper.connect = _counting_connect(BaseDatabaseWrapper.connect)  # type: ignore[method-assign,assignment]
+    original = BaseDatabaseWrapper.connect
+    BaseDatabaseWrapper.connect = _counting_connect(original)  # type: ignore[method-assign,assignment]
     from django.db import connections
 
     for connection in connections.all(initialized_only=True):
         _on_connection_created(None, connection)
-    _state["installed"] = True
+    _original_connect = original
 
 
 def uninstrument() -> None:
-    if not _state["installed"]:
+    global _original_connect
+    original = _original_connect
+    if original is None:
         return
     connection_created.disconnect(dispatch_uid="fleetobs-db")
-    BaseDatabaseWrapper.connect = _state["connect"]  # type: ignore[method-assign]
+    BaseDatabaseWrapper.connect = original  # type: ignore[method-assign,assignment]
     from django.db import connections
 
     for connection in connections.all(initialized_only=True):
         while _execute_wrapper in connection.execute_wrappers:
             connection.execute_wrappers.remove(_execute_wrapper)
-    _state["installed"] = False
+    _original_connect = None
 
 
 @on_reset
