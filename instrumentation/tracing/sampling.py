@@ -37,13 +37,15 @@ KNOWN: dict[str, tuple[bool, bool, float]] = {
 
 
 def bound_for(ratio: float) -> int:
-    """The SDK's bound: keep a root whose lower 64 trace-id bits are below it."""
-    return round(max(0.0, min(1.0, ratio)) * (_LIMIT + 1))
+    """The SDK's bound: keep a root whose lower 64 trace-id bits are below it (``ratio``: from 0
+    to 1, as :func:`from_settings` makes it)."""
+    return round(ratio * (_LIMIT + 1))
 
 
 @dataclass(frozen=True, slots=True)
 class SamplerConfig:
-    """One of the standard samplers, reduced to what a decision needs."""
+    """One of the standard samplers, reduced to what a decision needs (made by
+    :func:`from_settings`, ``ratio`` from 0 to 1)."""
 
     name: str
     parent_based: bool
@@ -81,7 +83,10 @@ class Decider:
 
 
 def from_settings(name: str, arg: float) -> SamplerConfig:
-    """Build the sampler named ``name`` (an ``OTEL_TRACES_SAMPLER`` value) with ratio ``arg``."""
+    """Build the sampler named ``name`` (an ``OTEL_TRACES_SAMPLER`` value) with ratio ``arg``.
+
+    The one place the ratio is brought within 0 and 1: a value outside is reported by the
+    settings' system check (``fleetobs.E003``) and meanwhile clamped (NaN counts as 1)."""
     key = (name or DEFAULT).strip().lower()
     if key not in KNOWN:
         logger.warning("fleetobs: unknown traces sampler %r, using %s", name, DEFAULT)
