@@ -145,7 +145,7 @@ class StaticFields:
     Built once per configuration; :meth:`for_current_process` re-reads the pid after a fork.
     """
 
-    __slots__ = ("_pid", "ecs", "flat", "host", "process", "service")
+    __slots__ = ("_pid", "ecs", "flat", "host", "objects", "process", "service")
 
     def __init__(self, service_name: str, service_version: str, environment: str, host_name: str) -> None:
         self.ecs = {"version": ECS_VERSION}
@@ -153,6 +153,7 @@ class StaticFields:
         self.host = {"name": host_name}
         self._pid = os.getpid()
         self.process = {"pid": self._pid}
+        self.objects = {"ecs": self.ecs, "service": self.service, "host": self.host, "process": self.process}
         self.flat: dict[str, Any] = {
             "ecs.version": ECS_VERSION,
             "service.name": service_name,
@@ -164,6 +165,9 @@ class StaticFields:
 
     def add_to(self, event: dict[str, Any]) -> dict[str, Any]:
         """Add the static objects to a nested event (shared, never mutated; merged if present)."""
+        if "ecs" not in event and "service" not in event and "host" not in event and "process" not in event:
+            event.update(self.objects)  # the usual line: none of them yet
+            return event
         for root, value in (
             ("ecs", self.ecs),
             ("service", self.service),
@@ -183,5 +187,6 @@ class StaticFields:
         if pid != self._pid:
             self._pid = pid
             self.process = {"pid": pid}
+            self.objects = {**self.objects, "process": self.process}
             self.flat = {**self.flat, "process.pid": pid}
         return self
