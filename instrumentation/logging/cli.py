@@ -25,6 +25,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ from fleetobs_cli import (
     one_line,
     output_dir,
 )
-from fleetobs_cli.progress import Progress, quiet_argument
+from fleetobs_cli.progress import Progress, Writable, quiet_argument
 from instrumentation.logging import assets
 
 UNREACHABLE = EXIT_BACKEND
@@ -146,7 +147,8 @@ def elasticsearch_setup(
     *,
     retention_days: int = assets.DEFAULT_RETENTION_DAYS,
     timeout: float = 10.0,
-    progress: Progress | None = None,
+    quiet: bool = False,
+    stream: Writable | None = None,
 ) -> str:
     """PUT the ILM policy, then the index template; return the summary line.
 
@@ -160,7 +162,7 @@ def elasticsearch_setup(
         raise UsageError(
             "the elasticsearch package is needed: pip install 'django-fleet-observability[elasticsearch]'"
         ) from None
-    progress = progress or Progress(2)
+    progress = Progress(2, quiet=quiet, stream=stream)  # the policy, then the template
     shown = _shown(url)
     client = Elasticsearch(url, api_key=api_key, request_timeout=timeout, max_retries=0)
     step = f"PUT _ilm/policy/{assets.ILM_POLICY_NAME}"
@@ -189,19 +191,22 @@ def elasticsearch_setup(
     )
 
 
-def _setup(args: argparse.Namespace) -> int:
+def _report(run: Callable[[], str]) -> int:
+    """Run a command: its summary on standard output, or its error and exit code."""
     try:
-        summary = elasticsearch_setup(
-            args.url,
-            args.api_key,
-            retention_days=args.retention_days,
-            timeout=args.timeout,
-            progress=Progress(2, quiet=args.quiet),
-        )
+        summary = run()
     except CommandError as exc:
         return _fail(str(exc), exc.exit_code)
     print(summary)
     return 0
+
+
+def _setup(args: argparse.Namespace) -> int:
+    return _report(
+        lambda: elasticsearch_setup(
+            args.url, args.api_key, retention_days=args.retention_days, timeout=args.timeout, quiet=args.quiet
+        )
+    )
 
 
 def _error_reason(body: Any) -> str | None:
@@ -253,13 +258,14 @@ def kibana_import(
     *,
     space: str | None = None,
     timeout: float = 10.0,
-    progress: Progress | None = None,
+    quiet: bool = False,
+    stream: Writable | None = None,
 ) -> str:
     """POST the saved objects to Kibana's import API; return the summary line.
 
     Raises :class:`~fleetobs_cli.Unreachable` or :class:`~fleetobs_cli.Refused` (exit 1).
     """
-    progress = progress or Progress(1)
+    progress = Progress(1, quiet=quiet, stream=stream)
     shown = _shown(url)
     base = url.rstrip("/")
     prefix = f"/s/{space}" if space else ""
@@ -289,15 +295,8 @@ def kibana_import(
 
 
 def _kibana_import(args: argparse.Namespace) -> int:
-    try:
-        summary = kibana_import(
-            args.url,
-            args.api_key,
-            space=args.space,
-            timeout=args.timeout,
-            progress=Progress(1, quiet=args.quiet),
+    return _report(
+        lambda: kibana_import(
+            args.url, args.api_key, space=args.space, timeout=args.timeout, quiet=args.quiet
         )
-    except CommandError as exc:
-        return _fail(str(exc), exc.exit_code)
-    print(summary)
-    return 0
+    )

@@ -29,7 +29,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 import fleetobs_cli
 from fleetobs_cli import example, http_url, number, one_line
-from fleetobs_cli.progress import Progress, quiet_argument
+from fleetobs_cli.progress import quiet_argument
 from instrumentation import conf
 from instrumentation.logging.cli import elasticsearch_setup, kibana_import, retention_argument
 from instrumentation.management import check_report, settings_report
@@ -175,9 +175,9 @@ class Command(BaseCommand):
         except fleetobs_cli.CommandError as exc:
             raise CommandError(one_line(exc, 500), returncode=exc.exit_code) from None
 
-    def _progress(self, options: dict[str, Any], total: int) -> Progress:
-        quiet = options["quiet"] or options["verbosity"] == 0
-        return Progress(total, quiet=quiet, stream=self.stderr)
+    @staticmethod
+    def _quiet(options: dict[str, Any]) -> bool:
+        return bool(options["quiet"] or options["verbosity"] == 0)
 
     def _settings(self, options: dict[str, Any]) -> None:
         items = settings_report.entries()
@@ -211,7 +211,8 @@ class Command(BaseCommand):
             options["api_key"] or settings.elasticsearch_api_key,
             retention_days=options["retention_days"],
             timeout=options["timeout"],
-            progress=self._progress(options, 2),
+            quiet=self._quiet(options),
+            stream=self.stderr,
         )
         self.stdout.write(summary)
 
@@ -226,6 +227,7 @@ class Command(BaseCommand):
             api_key,
             space=options["space"],
             timeout=options["timeout"],
-            progress=self._progress(options, 1),
+            quiet=self._quiet(options),
+            stream=self.stderr,
         )
         self.stdout.write(summary)
