@@ -379,11 +379,12 @@ def get_settings() -> Settings:
         from django.conf import settings as django_settings
 
         user = getattr(django_settings, SETTING_NAME, None) or {}
+        shape: list[tuple[str, str]] = []
         if not isinstance(user, dict):
-            _problems[:] = [("", f"{SETTING_NAME} must be a dict, got {type(user).__name__}")]
+            shape = [("", f"{SETTING_NAME} must be a dict, got {type(user).__name__}")]
             user = {}
         resolved, problems, sources = _build(user)
-        _problems[:] = problems
+        _problems[:] = shape + problems
         _sources = sources
         _cached = resolved
     return _cached

@@ -37,7 +37,10 @@ class _Series:
 _series: dict[tuple[str, str, int], _Series] = {}
 _route_series: dict[str, tuple[Any, Any]] = {}
 _streams: dict[tuple[str, str, int], Any] = {}
-_state: dict[str, Any] = {}
+#: The multiprocess directory (``None``: single process), read on first use.
+_directory: str | None = None
+_directory_read = False
+_active: Any = None
 
 
 def _build(method: str, route: str, status: int) -> _Series:
@@ -58,10 +61,11 @@ def _build(method: str, route: str, status: int) -> _Series:
 
 
 def _multiprocess_directory() -> str | None:
-    if "dir" not in _state:
-        _state["dir"] = multiprocess_dir() if is_multiprocess() else None
-    directory: str | None = _state["dir"]
-    return directory
+    global _directory, _directory_read
+    if not _directory_read:
+        _directory = multiprocess_dir() if is_multiprocess() else None
+        _directory_read = True
+    return _directory
 
 
 def observe(
@@ -111,10 +115,10 @@ def observe_stream(method: str, route: str, status: int, seconds: float) -> None
 
 def active_requests() -> Any:
     """The in-flight requests gauge, with cheap ``inc()`` / ``dec()``."""
-    gauge = _state.get("active")
-    if gauge is None:
-        gauge = _state["active"] = fast.wrap_gauge(get("http_server_active_requests"))
-    return gauge
+    global _active
+    if _active is None:
+        _active = fast.wrap_gauge(get("http_server_active_requests"))
+    return _active
 
 
 def route_series(route: str) -> tuple[Any, Any]:
@@ -134,4 +138,7 @@ def reset() -> None:
     _series.clear()
     _route_series.clear()
     _streams.clear()
-    _state.clear()
+    global _directory, _directory_read, _active
+    _directory = None
+    _directory_read = False
+    _active = None

@@ -62,3 +62,14 @@ def test_every_key_is_documented() -> None:
     text = (Path(__file__).parents[2] / "docs" / "configuration.md").read_text()
     missing = [key for key in sorted(conf.KNOWN_KEYS) if f"`{key}`" not in text]
     assert missing == []
+
+
+@override_settings(FLEET_OBSERVABILITY=[("SERVICE_NAME", "shop")])
+def test_a_setting_that_is_not_a_dict_is_reported_and_the_defaults_apply() -> None:
+    settings = conf.get_settings()
+    assert ("", "FLEET_OBSERVABILITY must be a dict, got list") in conf.problems()
+    assert settings.service_name == conf.settings_from_environment().service_name
+    from django.core import checks
+
+    errors = [m for m in checks.run_checks() if m.id == "fleetobs.E003"]
+    assert [m.msg for m in errors] == ["FLEET_OBSERVABILITY must be a dict, got list."]
