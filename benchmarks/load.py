@@ -89,9 +89,11 @@ def run(plan: Plan, log: Callable[[str], None] = print) -> dict[str, Any]:
     servers: dict[str, Gunicorn] = {}
     try:
         for name in plan.configs:
-            servers[name] = Gunicorn(name, SERVERS[name], workers=plan.workers, log=logs / f"{name}.log")
+            servers[name] = Gunicorn(
+                name, SERVERS[name], workers=plan.workers, log=logs / f"{name}.log"
+            ).launch()
         for name, server in servers.items():
-            server.wait_ready()
+            server.ensure_ready()
             wrk(server.url + plan.path, plan, 2)  # warm-up
             log(f"load: {name} ready on {server.url}")
         for round_index in range(plan.rounds):
@@ -99,11 +101,11 @@ def run(plan: Plan, log: Callable[[str], None] = print) -> dict[str, Any]:
             shift = round_index % len(names)
             for name in names[shift:] + names[:shift]:
                 server = servers[name]
-                workers_before = server.worker_pids()
+                workers_before = set(server.worker_pids())
                 cpu_before = server.cpu_seconds()
                 result = wrk(server.url + plan.path, plan, plan.duration)
                 cpu_used = server.cpu_seconds() - cpu_before
-                if server.worker_pids() == workers_before and result["requests"]:
+                if set(server.worker_pids()) == workers_before and result["requests"]:
                     result["server_cpu_us_per_request"] = round(cpu_used / result["requests"] * 1e6, 1)
                 if result["non_2xx"]:
                     raise RuntimeError(f"load: {name} answered {result['non_2xx']} non-2xx responses")
@@ -113,6 +115,7 @@ def run(plan: Plan, log: Callable[[str], None] = print) -> dict[str, Any]:
     finally:
         for server in servers.values():
             server.stop()
+            server.cleanup()
         shutil.rmtree(logs, ignore_errors=True)
     return summarise(plan, samples)
 

@@ -104,10 +104,10 @@ def _wait_warm(server: Gunicorn, ready: Path, gone: set[int], timeout: float = 1
     """Wait until the server has its full set of workers, none of ``gone``, all warm."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        pids = server.worker_pids()
+        pids = set(server.worker_pids())
         if len(pids) == server.workers and not pids & gone and all((ready / str(p)).exists() for p in pids):
             return pids
-        if server.process.poll() is not None:
+        if not server.running:
             raise RuntimeError("gunicorn exited during the scrape benchmark")
         time.sleep(0.05)
     raise RuntimeError(f"workers not warm after {timeout:.0f} s")
@@ -161,6 +161,7 @@ def run_one(kind: str, workers: int, plan: Plan, base: Path, log: Callable[[str]
         urlconf="routes",
         env=env,
         log=work / "server.log",
+        ready_path="/healthz",  # the 300-route URLconf has no /trivial/
     ) as server:
         _wait_warm(server, ready, set())
         time.sleep(1.5)  # exemplar files are written once a second

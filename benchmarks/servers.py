@@ -1,25 +1,19 @@
-"""Starting and stopping real gunicorn servers for the load and scrape benchmarks.
+"""Real gunicorn servers for the load and scrape benchmarks.
 
-The free port comes from :mod:`sample_app.processes`, the launcher the demo and the tests share.
-This :class:`Gunicorn` is not that one yet, on purpose for now: it starts every server of a run
-before waiting for any (they boot side by side), throws the servers' standard output away (a log
-file would add its writes to what is measured), and leaves ``PROMETHEUS_MULTIPROC_DIR`` unset for
-the stacks that do not use one.
+:class:`Gunicorn` is the launcher the demo and the tests use (:mod:`sample_app.processes`), set
+up for measuring: the servers' standard output (the log lines of this project and of the
+anchors) goes to ``/dev/null``, since a log file would add its writes to what is measured;
+Python buffers standard output as in production (no ``PYTHONUNBUFFERED``); and
+``PROMETHEUS_MULTIPROC_DIR`` is left to each stack's own gunicorn config. :meth:`launch` starts
+a server without waiting, so every server of a run boots side by side before any is waited for.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
-from typing import IO, Any
 
-from sample_app.processes import free_port
+from sample_app import processes
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN_CONFIGS = {
@@ -27,17 +21,8 @@ GUNICORN_CONFIGS = {
     "stock": "python:benchmarks.project.gunicorn_stock",
     "bare": "python:benchmarks.project.gunicorn_bare",
 }
-
-
-def children(pid: int) -> set[int]:
-    """The child processes of ``pid`` (gunicorn's workers), from /proc."""
-    found: set[int] = set()
-    task_dir = Path(f"/proc/{pid}/task")
-    with contextlib.suppress(OSError):
-        for task in task_dir.iterdir():
-            with contextlib.suppress(OSError):
-                found.update(int(p) for p in (task / "children").read_text().split())
-    return found
+#: Left over from a run in this shell, they would point a server at another run's files.
+_NOT_INHERITED = ("PROMETHEUS_MULTIPROC_DIR", "FLEETOBS_CREATED_MULTIPROC_DIR", "FLEETOBS_BENCH_CREATED_DIR")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -50,8 +35,9 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-class Gunicorn:
-    """One gunicorn server: ``with Gunicorn(...) as server: server.url``."""
+class Gunicorn(processes.Gunicorn):
+    """One benchmark configuration under gunicorn (sync workers), ready when ``ready_path``
+    answers 200 and every worker has booted."""
 
     def __init__(
         self,
@@ -63,85 +49,42 @@ class Gunicorn:
         urlconf: str = "app",
         env: dict[str, str] | None = None,
         log: Path | None = None,
+        ready_path: str = "/trivial/",
     ) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.workers = workers
-        command = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            GUNICORN_CONFIGS[hooks],
-            "--workers",
-            str(workers),
-            "--worker-class",
-            "sync",
-            "--bind",
-            f"127.0.0.1:{self.port}",
-            "--graceful-timeout",
-            "5",
-            "--log-level",
-            "warning",
-        ]
+        environment = {
+            "FLEETOBS_BENCH_CONFIG": config,
+            "FLEETOBS_BENCH_URLCONF": urlconf,
+            "PYTHONPATH": str(ROOT),
+            "PYTHONUNBUFFERED": "",  # empty: Python's own buffering, as in production
+            **(env or {}),
+        }
+        arguments = ["--worker-class", "sync", "--log-level", "warning"]
         if preload:
-            command.append("--preload")
-        command.append("benchmarks.project.wsgi:application")
-        environment = dict(os.environ)
-        for key in (
-            "PROMETHEUS_MULTIPROC_DIR",
-            "FLEETOBS_CREATED_MULTIPROC_DIR",
-            "FLEETOBS_BENCH_CREATED_DIR",
-        ):
-            environment.pop(key, None)
-        environment.update(
-            {
-                "FLEETOBS_BENCH_CONFIG": config,
-                "DJANGO_SETTINGS_MODULE": "benchmarks.project.settings",
-                "FLEETOBS_BENCH_URLCONF": urlconf,
-                "PYTHONPATH": str(ROOT),
-            }
+            arguments.append("--preload")
+        super().__init__(
+            "benchmarks.project.wsgi",
+            workers=workers,
+            env=environment,
+            config=GUNICORN_CONFIGS[hooks],
+            extra_args=arguments,
+            settings="benchmarks.project.settings",
+            ready_status=200,
+            multiproc="PROMETHEUS_MULTIPROC_DIR" in environment,
+            cwd=ROOT,
+            discard_stdout=True,
+            ready_timeout=120.0,
         )
-        environment.update(env or {})
-        self._log: IO[Any] = log.open("ab") if log is not None else open(os.devnull, "wb")  # noqa: SIM115
-        # Standard output (this project's and the anchors' log lines) goes to /dev/null.
-        self.process = subprocess.Popen(
-            command, cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=self._log
-        )
+        self.ready_path = ready_path
+        if log is not None:
+            self.log_path = log
 
-    def wait_ready(self, path: str = "/trivial/", timeout: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.process.returncode}")
-            try:
-                with urllib.request.urlopen(self.url + path, timeout=5) as answer:
-                    if answer.status == 200 and len(children(self.process.pid)) >= self.workers:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"gunicorn on {self.url} not ready after {timeout:.0f} s")
-
-    def worker_pids(self) -> set[int]:
-        return children(self.process.pid)
+    def environment(self) -> dict[str, str]:
+        env = super().environment()
+        for name in _NOT_INHERITED:
+            if name not in self.extra_env:
+                env.pop(name, None)
+        return env
 
     def cpu_seconds(self) -> float:
         """CPU time used so far by the master and its current workers."""
-        return sum(cpu_seconds(pid) for pid in {self.process.pid, *self.worker_pids()})
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
-
-    def __enter__(self) -> Gunicorn:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return sum(cpu_seconds(pid) for pid in {self.pid, *self.worker_pids()})

@@ -224,6 +224,7 @@ class ManagedProcess:
         cwd: str | Path | None = None,
         ready_timeout: float = 60.0,
         inherit_env: bool = True,
+        discard_stdout: bool = False,
     ) -> None:
         self._own_workdir = workdir is None
         if workdir is None:
@@ -236,6 +237,9 @@ class ManagedProcess:
         self.cwd = Path(cwd) if cwd is not None else None
         self.ready_timeout = ready_timeout
         self.log_path = self.workdir / f"{self.name}.log"
+        #: True: standard output goes to /dev/null, only standard error to ``log_path`` (a
+        #: benchmark, where writing the application's log lines to a file would be measured too).
+        self.discard_stdout = discard_stdout
         self.process: subprocess.Popen[bytes] | None = None
 
     # -- to override ---------------------------------------------------------------------------
@@ -264,6 +268,11 @@ class ManagedProcess:
         return self.process is not None and self.process.poll() is None
 
     def start(self) -> Self:
+        """:meth:`launch`, then :meth:`ensure_ready`."""
+        return self.launch().ensure_ready()
+
+    def launch(self) -> Self:
+        """Start the process without waiting for it (several servers can boot side by side)."""
         if self.process is not None:
             raise RuntimeError(f"{self.name} already started (pid {self.process.pid})")
         cmd = self.command()
@@ -273,12 +282,17 @@ class ManagedProcess:
             self.process = subprocess.Popen(  # noqa: S603 - the command is built from our own arguments
                 cmd,
                 stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
+                stdout=subprocess.DEVNULL if self.discard_stdout else log,
+                stderr=log if self.discard_stdout else subprocess.STDOUT,
                 env=self.environment(),
                 cwd=self.cwd,
                 start_new_session=True,  # own process group: stop() kills everything it forks
             )
+        return self
+
+    def ensure_ready(self) -> Self:
+        """:meth:`wait_ready`; a process that does not become ready is stopped, and the error
+        carries the end of its log."""
         try:
             self.wait_ready()
         except (TimeoutError, ServerFailedError) as exc:
@@ -419,7 +433,8 @@ class HttpServerProcess(ManagedProcess):
 class Gunicorn(HttpServerProcess):
     """``gunicorn -c <config> <wsgi_module>:application`` with ``workers`` workers.
 
-    Each instance gets its own empty ``PROMETHEUS_MULTIPROC_DIR`` (unless ``env`` sets one).
+    Each instance gets its own empty ``PROMETHEUS_MULTIPROC_DIR`` (unless ``env`` sets one, or
+    ``multiproc=False`` leaves it unset).
     ``DJANGO_SETTINGS_MODULE`` is not inherited from the calling process (a test run has its own);
     pass ``settings=`` or put it in ``env`` to choose, otherwise the WSGI module's default applies.
     ``wsgi_module=None`` leaves the application to the config file (its ``wsgi_app``);
@@ -443,9 +458,13 @@ class Gunicorn(HttpServerProcess):
         python: str = sys.executable,
         ready_status: int | Iterable[int] | None = None,
         wrapper: Sequence[str] = (),
+        multiproc: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(env=env, **kwargs)
+        #: False: no ``PROMETHEUS_MULTIPROC_DIR`` is set (nor inherited); the config sets one up
+        #: or the application does without.
+        self.multiproc = multiproc
         self.wsgi_module = wsgi_module
         self.wrapper = list(wrapper)
         self.workers = workers
@@ -486,8 +505,11 @@ class Gunicorn(HttpServerProcess):
         env.update(self.extra_env)
         if self.settings:
             env["DJANGO_SETTINGS_MODULE"] = self.settings
-        self.multiproc_dir.mkdir(parents=True, exist_ok=True)
-        env["PROMETHEUS_MULTIPROC_DIR"] = str(self.multiproc_dir)
+        if self.multiproc:
+            self.multiproc_dir.mkdir(parents=True, exist_ok=True)
+            env["PROMETHEUS_MULTIPROC_DIR"] = str(self.multiproc_dir)
+        else:
+            env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         env.setdefault("PYTHONUNBUFFERED", "1")
         return env
 
