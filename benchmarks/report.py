@@ -119,11 +119,18 @@ def _headline(results: dict[str, Any]) -> list[str]:
     pipelines = logs.get("pipelines") or {}
     if pipelines:
         parts = [f"{name} {_num(entry['lines_per_second']['median'])}" for name, entry in pipelines.items()]
-        ours_rate = pipelines.get("ours-stdlib", {}).get("lines_per_second", {}).get("median")
-        verdict = "meets" if ours_rate is not None and ours_rate >= TARGET_LOG_RATE else "does not meet"
+        verdicts = []
+        for name, through in (("ours-structlog", "structlog"), ("ours-stdlib", "the standard library")):
+            rate = pipelines.get(name, {}).get("lines_per_second", {}).get("median")
+            if rate is not None:
+                met = "meets" if rate >= TARGET_LOG_RATE else "does not meet"
+                verdicts.append(f"a line logged through {through} ({_num(rate)}) {met} it")
         lines.append(
             "- **Log throughput** (JSON lines/s, same event): " + ", ".join(parts) + f". The goal is "
-            f"≥ {TARGET_LOG_RATE:,} lines/s for this project's pipeline, which this run {verdict}."
+            f"≥ {TARGET_LOG_RATE:,} lines/s for this project's pipeline: in this run "
+            + " and ".join(verdicts)
+            + ". A standard-library line pays for the record and the handler walk before any "
+            "formatting (python-json-logger's figure is that cost plus its own encoder)."
         )
     adversarial = logs.get("redaction")
     if adversarial:
