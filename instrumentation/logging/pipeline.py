@@ -228,15 +228,15 @@ class Pipeline:
         return known
 
     # --- output ----------------------------------------------------------------------------
-    def write_event(self, event: dict[str, Any], urgent: bool = False) -> None:
-        """Render a nested event and write it to the stream and the shipper."""
+    def write_event(self, event: dict[str, Any], urgent: bool = False, ship: bool = True) -> None:
+        """Render a nested event and write it to the stream and (unless ``ship`` is false) the
+        shipper."""
         if self.format == "json":
             data = render.render_json(event)
-            self.write(data, data, urgent)
+            self.write(data, data if ship else None, urgent)
         else:
-            self.write(
-                render.render_console(event), render.render_json(event) if self.shipper else None, urgent
-            )
+            shipped = render.render_json(event) if ship and self.shipper is not None else None
+            self.write(render.render_console(event), shipped, urgent)
 
     def write(self, data: bytes, json_data: bytes | None, urgent: bool = True) -> None:
         """Write one rendered line; hand the JSON form to the shipper (never blocks on it).
@@ -262,17 +262,9 @@ class Pipeline:
             self.shipper.put(json_data)
 
     def emit(self, flat: dict[str, Any], levelno: int, from_shipper: bool = False) -> None:
-        """Nest, render and write one flat event (a line at ``WARNING`` or above at once)."""
-        event = self.nest_event(flat)
-        if self.format == "json":
-            data = render.render_json(event)
-            shipped: bytes | None = data
-        else:
-            data = render.render_console(event)
-            shipped = render.render_json(event) if self.shipper is not None else None
-        if from_shipper:
-            shipped = None  # the shipper's own lines would feed back into its queue
-        self.write(data, shipped, levelno >= logging.WARNING)
+        """Nest, render and write one flat event (a line at ``WARNING`` or above at once); the
+        shipper's own lines are not shipped (they would feed back into its queue)."""
+        self.write_event(self.nest_event(flat), levelno >= logging.WARNING, ship=not from_shipper)
 
     # --- building events ---------------------------------------------------------------------
     def nest_event(self, flat: dict[str, Any]) -> dict[str, Any]:
@@ -381,17 +373,9 @@ def pipeline_event(
             continue
         if labels is None:
             labels = {}
-        if key_kind is _LABEL:
-            kind = type(value)
-            if kind is str:
-                labels[name] = redact_and_clean(value)
-            elif (kind is int and -SAFE_INT_LIMIT < value < SAFE_INT_LIMIT) or kind is float or value is None:
-                labels[name] = value
-            else:
-                labels[name] = redactor.redact_value(value)
-        elif key_kind is _SECRET:
+        if key_kind is _SECRET:
             labels[name] = REDACTED
-        elif isinstance(value, Mapping):  # a ``labels`` mapping: its keys become labels
+        elif key_kind is _LABELS and isinstance(value, Mapping):  # its keys become labels
             labels.update(redactor.redact_mapping(value))
         else:
             labels[name] = redactor.redact_value(value)
