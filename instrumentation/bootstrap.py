@@ -61,7 +61,7 @@ def stop() -> None:
     fleet_logging.shutdown()
     db.uninstrument()
     cache.uninstrument()
-    _imports.reset()
+    _imports.cancel("celery.signals", _connect_celery)
     if importlib.util.find_spec("celery") is not None:
         celery.uninstrument()
         celery_worker.uninstrument()
