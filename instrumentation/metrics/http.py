@@ -135,10 +135,10 @@ def route_series(route: str) -> tuple[Any, Any]:
 
 @on_reset
 def reset() -> None:
+    global _directory, _directory_read, _active
     _series.clear()
     _route_series.clear()
     _streams.clear()
-    global _directory, _directory_read, _active
     _directory = None
     _directory_read = False
     _active = None
