@@ -426,11 +426,15 @@ class Redactor:
                 pieces.append(REDACTED)
                 copied = mask_to
             # A bare value may hold a key itself (``BadSignature: Signature "x"``): scanned again
-            # for keys, whose values inside it are skipped above; quoted and bracketed values
-            # are skipped whole.
-            pos = (
-                end if text[start] in _QUOTES_AND_BRACKETS or pattern.match(subject, start) is None else start
-            )
+            # for keys, whose values inside it are skipped above. Quoted and bracketed values are
+            # skipped whole, unless a blank-separated quoted value is itself followed by a key's
+            # separator (``PRIVATEKEY "password": "x"``): masked, and scanned again as the key of
+            # the next pair.
+            if text[start] in _QUOTES_AND_BRACKETS:
+                rescan = separator.group("space") is not None and _KEY_SEPARATOR.match(text, end) is not None
+            else:
+                rescan = pattern.match(subject, start) is not None
+            pos = start if rescan else end
         if not pieces:
             return text
         pieces.append(text[copied:])
@@ -509,6 +513,8 @@ class Redactor:
 _SEPARATOR = re.compile(
     r"""(?P<close>\\*["']|\))?[ \t]*+(?:(?:=>|[=:]|%3[dD])\s*+|(?P<comma>,)[ \t]*+|(?P<space>(?<=[ \t])))"""
 )
+# What makes the text before it a key: ``=``, ``:``, ``=>`` or an encoded ``=`` (not a blank).
+_KEY_SEPARATOR = re.compile(r"[ \t]*+(?:=>|[=:]|%3[dD])")
 # A run of backslashes is matched only from its first backslash (the lookbehind), so a long run
 # with no quote after it is read once, not once per position (which was quadratic).
 _QUOTE_RUNS = {'"': re.compile(r'(?<!\\)(\\*+)"'), "'": re.compile(r"(?<!\\)(\\*+)'")}
